@@ -1,0 +1,136 @@
+package uringsched
+
+import (
+	"io"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// recvQueue holds what the multishot receive put in provided buffers and
+// the reader has not taken yet.
+type recvQueue struct {
+	qmu      sync.Mutex
+	q        []queuedBuf // q[qhead:] are waiting, oldest first
+	qhead    int
+	qbytes   int
+	rerr     error // EOF or the error that ended the stream, after q
+	armed    bool  // a multishot receive is in the kernel
+	capped   bool  // the armed receive is being cancelled: the queue is full
+	starved  bool  // the last receive found no provided buffer
+	recycles []uint16
+}
+
+// queuedBuf is the unread part [off, n) of provided buffer bid.
+type queuedBuf struct {
+	bid    uint16
+	off, n uint32
+}
+
+// What Read does when the queue is empty.
+type recvNext int
+
+const (
+	recvWait       recvNext = iota // a receive is armed: park
+	recvArm                        // arm the multishot receive, then park
+	recvIntoCaller                 // receive once into the caller's buffer
+)
+
+// takeQueued copies queued bytes into p, or says what to do when there are
+// none. Buffers it empties go back to the kernel.
+func (f *fd) takeQueued(p []byte) (n int, err error, next recvNext) {
+	if f.s.bufs == nil {
+		return 0, nil, recvIntoCaller
+	}
+	f.qmu.Lock()
+	bids := f.recycles[:0]
+	for f.qhead < len(f.q) && n < len(p) {
+		b := &f.q[f.qhead]
+		c := copy(p[n:], f.s.bufs.Buf(b.bid, int(b.n))[b.off:])
+		n += c
+		b.off += uint32(c)
+		if b.off == b.n {
+			bids = append(bids, b.bid)
+			f.qhead++
+		}
+	}
+	f.qbytes -= n
+	if f.qhead == len(f.q) {
+		f.q, f.qhead = f.q[:0], 0
+	}
+	if n == 0 {
+		switch {
+		case f.rerr != nil:
+			err = f.rerr
+		case f.armed:
+			next = recvWait
+		case f.starved && f.s.freeBufs.Load() < int32(f.s.cfg.bufCount/4):
+			// The ring is still short of buffers: rather than fail
+			// again at once, receive into the caller's slice.
+			next = recvIntoCaller
+		default:
+			f.starved = false
+			f.armed = true
+			next = recvArm
+		}
+	}
+	f.recycles = bids[:0]
+	f.qmu.Unlock()
+	f.s.recycle(bids)
+	return n, err, next
+}
+
+// armRecv submits the multishot receive; takeQueued has marked it armed.
+func (f *fd) armRecv() {
+	f.submit(&f.recvMulti, func(e *sqe, ud uint64) {
+		e.PrepRecvMultishot(int32(f.sysfd), bufGroup, 0, ud)
+	})
+}
+
+// onRecv queues one completion of the multishot receive; cqMu is held.
+func (f *fd) onRecv(res int32, flags uint32, more bool) {
+	f.qmu.Lock()
+	switch {
+	case res > 0 && flags&cqeFBuffer != 0:
+		f.s.freeBufs.Add(-1)
+		f.q = append(f.q, queuedBuf{bid: uint16(flags >> cqeBufferShift), n: uint32(res)})
+		f.qbytes += int(res)
+	case res == 0:
+		f.rerr = io.EOF
+	case res == -int32(unix.ENOBUFS):
+		f.starved = true
+		f.s.counters.BufferExhaustions.Add(1)
+	case res == -int32(unix.ECANCELED):
+		// Cancelled by us, because the queue was full or the fd is
+		// closing: not an error of the stream.
+	case res < 0:
+		f.rerr = unix.Errno(-res)
+	}
+	if !more {
+		f.armed, f.capped = false, false
+	}
+	capNow := more && !f.capped && f.qbytes > f.s.cfg.maxQueued
+	if capNow {
+		f.capped = true
+	}
+	f.qmu.Unlock()
+	if capNow {
+		// Stop receiving until the reader catches up; Read re-arms when
+		// the queue is empty. cancel takes sqMu, never held with qmu.
+		f.s.cancelAsync(&f.recvMulti)
+	}
+}
+
+// releaseQueued gives every queued buffer back at destroy.
+func (f *fd) releaseQueued() {
+	f.qmu.Lock()
+	var bids []uint16
+	for _, b := range f.q[f.qhead:] {
+		bids = append(bids, b.bid)
+	}
+	f.q, f.qhead, f.qbytes = nil, 0, 0
+	f.qmu.Unlock()
+	if f.s.bufs != nil {
+		f.s.recycle(bids)
+	}
+}

@@ -1,0 +1,110 @@
+package unet
+
+import (
+	"context"
+	"net"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ListenConfig holds options for listening, like net.ListenConfig.
+type ListenConfig struct {
+	// Backend overrides UNET_BACKEND: "uring", "epoll", "std" or "auto".
+	Backend string
+	// ReusePort sets SO_REUSEPORT, so several listeners can share the
+	// address and the kernel spreads connections among them.
+	ReusePort bool
+	// KeepAlive and KeepAliveConfig configure accepted TCP connections
+	// exactly as in net.ListenConfig.
+	KeepAlive       time.Duration
+	KeepAliveConfig net.KeepAliveConfig
+	// Control, if not nil, is called after creating the socket and before
+	// binding it, as in net.ListenConfig.
+	Control func(network, address string, c syscall.RawConn) error
+}
+
+// Listen announces on the local network address with the backend in force
+// (see Backend). Networks are "tcp", "tcp4", "tcp6" and "unix".
+func Listen(network, address string) (net.Listener, error) {
+	var lc ListenConfig
+	return lc.Listen(context.Background(), network, address)
+}
+
+// Listen announces on the local network address. The socket is created,
+// bound and set listening by package net, so address resolution, dual-stack
+// sockets, SO_REUSEADDR and the backlog from
+// /proc/sys/net/core/somaxconn are exactly net's; the listening descriptor
+// then moves to the backend's scheduler.
+func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (net.Listener, error) {
+	sched, err := scheduler(lc.Backend)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	nlc := net.ListenConfig{KeepAlive: lc.KeepAlive, KeepAliveConfig: lc.KeepAliveConfig, Control: lc.control}
+	if sched == nil {
+		return nlc.Listen(ctx, network, address)
+	}
+	switch network {
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	std, err := nlc.Listen(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	l := &Listener{sched: sched, network: network, addr: std.Addr(), keepAlive: keepAliveFor(lc.KeepAlive, lc.KeepAliveConfig)}
+	if ul, ok := std.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+		l.unlink = address
+	}
+	sysfd, err := takeSocket(std)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: l.addr, Err: err}
+	}
+	if l.fd, err = sched.NewFD(sysfd); err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: l.addr, Err: err}
+	}
+	return l, nil
+}
+
+func (lc *ListenConfig) control(network, address string, c syscall.RawConn) error {
+	if lc.ReusePort {
+		var serr error
+		if err := c.Control(func(s uintptr) { serr = unix.SetsockoptInt(int(s), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) }); err != nil {
+			return err
+		}
+		if serr != nil {
+			return wrapSyscallError("setsockopt", serr)
+		}
+	}
+	if lc.Control != nil {
+		return lc.Control(network, address, c)
+	}
+	return nil
+}
+
+// takeSocket duplicates the descriptor of a net listener, close-on-exec
+// and still non-blocking (the flag belongs to the shared file description),
+// and closes the original, which leaves Go's netpoller.
+func takeSocket(l net.Listener) (int, error) {
+	sc, err := l.(syscall.Conn).SyscallConn()
+	if err != nil {
+		l.Close()
+		return -1, err
+	}
+	var (
+		sysfd = -1
+		derr  error
+	)
+	if err := sc.Control(func(s uintptr) { sysfd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		derr = err
+	}
+	l.Close()
+	if derr != nil {
+		return -1, wrapSyscallError("fcntl", derr)
+	}
+	return sysfd, nil
+}
