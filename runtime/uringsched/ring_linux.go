@@ -36,7 +36,9 @@ const unsupportedSetup = setupSQPoll | setupSQE128 | setupCQE32 | setupCQEMixed 
 //
 // GetSQE, Submit and Pending share the submission side and must not run
 // concurrently; Reap and Overflowed share the completion side, likewise.
-// The two sides may run concurrently with each other.
+// The two sides may run concurrently with each other. Fd, Features,
+// CQReady and NeedsEnter only load and may be called at any time before
+// Close.
 type ring struct {
 	fd       int
 	features uint32

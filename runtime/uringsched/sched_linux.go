@@ -170,8 +170,16 @@ func (s *Scheduler) hasWork() bool {
 }
 
 // kick makes sure queued requests reach the kernel: the loop submits them
-// if it is active, else the caller does.
+// if it is active, else the caller does. The caller yields first, so that
+// the other goroutines ready to run queue their requests too and one
+// io_uring_enter carries them all; without the yield, a profile at 256
+// conns showed one enter per Write whenever the loop had gone idle while
+// goroutines it woke were still queued.
 func (s *Scheduler) kick() {
+	if s.loopActive.Load() {
+		return
+	}
+	goruntime.Gosched()
 	if !s.loopActive.Load() {
 		s.flush()
 	}

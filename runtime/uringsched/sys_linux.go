@@ -398,9 +398,20 @@ func ioUringSetup(entries uint32, p *ioUringParams) (int, unix.Errno) {
 }
 
 // ioUringEnter calls io_uring_enter(2) without an extended argument: no
-// signal mask, no timeout. It may block, so it goes through Syscall6,
-// which tells the Go scheduler.
+// signal mask, no timeout. One that waits for completions may block, so
+// it goes through Syscall6, which tells the Go scheduler.
+//
+// An enter that does not wait for completions never blocks: the kernel
+// issues what it can inline and hands the rest to its own workers. Such a
+// call is made as a raw system call, without telling the Go scheduler: a
+// large batch can take long enough for sysmon to hand the P to another
+// thread, and the ping-pong of threads that follows (futex sleeps and
+// wake-ups) cost 15% of the CPU in a profile at 256 conns.
 func ioUringEnter(fd int, toSubmit, minComplete, flags uint32) (int, unix.Errno) {
+	if minComplete == 0 {
+		n, _, errno := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(fd), uintptr(toSubmit), 0, uintptr(flags), 0, 0)
+		return int(n), errno
+	}
 	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), 0, 0)
 	return int(n), errno
 }
