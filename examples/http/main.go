@@ -69,6 +69,11 @@ func main() {
 	mux.Handle("/debug/vars", http.DefaultServeMux)
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	// Cleartext HTTP/2 (h2c) as well as HTTP/1.1, so that h2load can
+	// measure HTTP/2 without TLS in the way.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

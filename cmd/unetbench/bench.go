@@ -1,0 +1,406 @@
+package main
+
+// The measurement loop: interleaved repetitions of every point on every
+// backend, and what is sampled around each measured window.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// bench holds the state of one run.
+type bench struct {
+	cfg      *config
+	run      *Run
+	pin      Pinning
+	gen      Generator
+	perf     string // perf path, "" when unavailable
+	tmp      string
+	fileSize int
+	opts     ServerOpts
+	servers  map[string]*Server
+	infos    map[string]*ServerInfo
+	seq      int
+}
+
+// maxFailedStarts bounds how often a backend that fails to start is
+// tried again, so it does not eat the whole run in start-up time-outs.
+const maxFailedStarts = 3
+
+// idleWait is how long idle connections sit before RSS is read, so the
+// server has finished reacting to them (parked goroutines, GC).
+const idleWait = 2 * time.Second
+
+// estimate is a rough duration of the run, for the start-up message.
+func (b *bench) estimate() time.Duration {
+	var load, idle int
+	for _, p := range b.run.Points {
+		if p.Mode == ModeLoad {
+			load++
+		} else {
+			idle++
+		}
+	}
+	per := b.cfg.warmup + b.cfg.duration + 2*b.cfg.settle + 300*time.Millisecond
+	if b.perf != "" {
+		per += perfAttachDelay
+	}
+	n := time.Duration(len(b.cfg.backends))
+	return n*time.Duration(load*b.cfg.reps)*per + n*time.Duration(idle*b.cfg.idleReps)*(idleWait+3*time.Second)
+}
+
+// server returns the running server of a backend, starting it (again)
+// when needed. A server that died since the last point is a crash: it is
+// recorded and restarted so the other points still run.
+func (b *bench) server(ctx context.Context, be string) (*Server, error) {
+	info := b.infos[be]
+	if s := b.servers[be]; s != nil {
+		if s.Alive() {
+			return s, nil
+		}
+		info.Restarts++
+		info.Stops = append(info.Stops, s.Stop(0))
+		info.Problems = append(info.Problems, fmt.Sprintf("server crashed during the run (%v); restarted", s.waitErr))
+		delete(b.servers, be)
+	}
+	if info.Failed >= maxFailedStarts {
+		return nil, fmt.Errorf("%s server: gave up after %d failed starts", be, info.Failed)
+	}
+	s, err := b.start(ctx, be)
+	if err != nil {
+		return nil, err
+	}
+	b.servers[be] = s
+	return s, nil
+}
+
+// start starts a server and checks it runs the backend asked for: a
+// silent fallback (say uring unavailable, running std) would make every
+// ratio meaningless.
+func (b *bench) start(ctx context.Context, be string) (*Server, error) {
+	info := b.infos[be]
+	info.Starts++
+	s, err := startServer(ctx, b.opts, be)
+	if err != nil {
+		if ctx.Err() == nil {
+			info.Failed++
+			info.Problems = append(info.Problems, "start failed: "+err.Error())
+			fmt.Fprintf(os.Stderr, "  %s: %s\n", be, shortErr(err.Error()))
+		}
+		return nil, err
+	}
+	if info.Reported == "" {
+		info.Reported = s.Reported
+		if s.Reported != "" && !strings.Contains(strings.ToLower(s.Reported), strings.ToLower(be)) {
+			msg := fmt.Sprintf("asked for UNET_BACKEND=%s but /debug/vars reports backend %q", be, s.Reported)
+			info.Problems = append(info.Problems, msg)
+			fmt.Fprintf(os.Stderr, "  WARNING: %s\n", msg)
+		}
+	}
+	return s, nil
+}
+
+// stopServer shuts a server down and records how it ended.
+func (b *bench) stopServer(be string, s *Server) {
+	b.infos[be].Stops = append(b.infos[be].Stops, s.Stop(12*time.Second))
+}
+
+// stopAll shuts every running server down.
+func (b *bench) stopAll() {
+	for _, be := range b.cfg.backends {
+		if s := b.servers[be]; s != nil {
+			b.stopServer(be, s)
+			delete(b.servers, be)
+		}
+	}
+}
+
+// scanLogs flags panics and fatal errors in the server logs.
+func (b *bench) scanLogs() {
+	for _, info := range b.run.Servers {
+		log, err := os.ReadFile(info.Log)
+		if err != nil {
+			continue
+		}
+		for _, sig := range []string{"panic:", "fatal error:", "WARNING: DATA RACE"} {
+			if n := strings.Count(string(log), sig); n > 0 {
+				info.Problems = append(info.Problems, fmt.Sprintf("log contains %q %d times", sig, n))
+			}
+		}
+	}
+}
+
+// loadPoints lists the load points.
+func (b *bench) loadPoints() []Point { return pointsOf(b.run, ModeLoad) }
+
+// idlePhase measures memory per idle connection. Each measurement uses a
+// freshly started server: a server that already served load has a grown
+// heap that new connections would reuse, hiding their cost.
+func (b *bench) idlePhase(ctx context.Context) {
+	points := pointsOf(b.run, ModeIdle)
+	for rep := 0; rep < b.cfg.idleReps && len(points) > 0; rep++ {
+		for pi, p := range points {
+			for _, be := range backendOrder(b.cfg.backends, rep, pi) {
+				if ctx.Err() != nil {
+					return
+				}
+				s := b.measureIdle(ctx, be, p, rep)
+				if ctx.Err() != nil {
+					return
+				}
+				b.record(s)
+			}
+		}
+	}
+}
+
+// measureIdle opens the idle connections against a fresh server.
+func (b *bench) measureIdle(ctx context.Context, be string, p Point, rep int) *Sample {
+	smp := b.newSample(be, p, rep)
+	smp.Generator = "built-in Go client"
+	if b.infos[be].Failed >= maxFailedStarts {
+		smp.Err = "server start failed too often"
+		return smp
+	}
+	srv, err := b.start(ctx, be)
+	if err != nil {
+		smp.Err = err.Error()
+		return smp
+	}
+	defer b.stopServer(be, srv)
+	before, err := srv.Sample()
+	if err != nil {
+		smp.Err = err.Error()
+		return smp
+	}
+	conns, err := openIdle(ctx, srv.Addr, p.Conns)
+	if err != nil {
+		smp.Err = "opening idle connections: " + err.Error()
+		return smp
+	}
+	defer closeAll(conns)
+	select {
+	case <-ctx.Done():
+		return smp
+	case <-time.After(idleWait):
+	}
+	after, err := srv.Sample()
+	if err != nil {
+		smp.Err = err.Error()
+		return smp
+	}
+	smp.IdleRSSBeforeKB, smp.IdleRSSAfterKB = before.RSSKB, after.RSSKB
+	smp.IdleBytesPerConn = f64(float64(after.RSSKB-before.RSSKB) * 1024 / float64(len(conns)))
+	return smp
+}
+
+// loadPhase runs every load point on every backend, repetition by
+// repetition, so even an interrupted run holds complete sweeps, and the
+// two runs of each pair are close in time.
+func (b *bench) loadPhase(ctx context.Context) {
+	points := b.loadPoints()
+	if len(points) == 0 {
+		return
+	}
+	for _, be := range b.cfg.backends {
+		if ctx.Err() != nil {
+			return
+		}
+		b.server(ctx, be) // start all up front; failures are retried per point
+	}
+	for rep := 0; rep < b.cfg.reps; rep++ {
+		for pi, p := range points {
+			for _, be := range backendOrder(b.cfg.backends, rep, pi) {
+				if ctx.Err() != nil {
+					return
+				}
+				s := b.measureLoad(ctx, be, p, rep)
+				if ctx.Err() != nil {
+					return // an interrupted window is not a measurement
+				}
+				b.record(s)
+			}
+		}
+	}
+}
+
+// newSample starts a sample record.
+func (b *bench) newSample(be string, p Point, rep int) *Sample {
+	b.seq++
+	return &Sample{Point: p, Backend: be, Rep: rep, Seq: b.seq, Start: time.Now(), Generator: b.gen.Name()}
+}
+
+// measureLoad runs one point on one backend: warm-up, then the measured
+// window with /proc, /debug/vars and perf sampled around it.
+func (b *bench) measureLoad(ctx context.Context, be string, p Point, rep int) *Sample {
+	smp := b.newSample(be, p, rep)
+	srv, err := b.server(ctx, be)
+	if err != nil {
+		smp.Err = "server not running: " + err.Error()
+		return smp
+	}
+	spec := LoadSpec{Addr: srv.Addr, Path: p.Path(), Header: p.Header(b.fileSize),
+		Conns: p.Conns, Pipeline: p.Pipeline, Duration: b.cfg.warmup}
+	if b.cfg.warmup > 0 {
+		if _, err := b.gen.Run(ctx, spec); err != nil {
+			smp.Err = "warm-up: " + err.Error()
+			if !b.died(srv, smp) {
+				b.checkResponsive(ctx, srv, p)
+			}
+			return smp
+		}
+		sleepCtx(ctx, b.cfg.settle)
+	}
+	spec.Duration = b.cfg.duration
+
+	vars0, _, varsErr := srv.Vars(ctx)
+	var perf *perfRun
+	if b.perf != "" {
+		if perf, err = startPerf(b.perf, srv.Pid(), b.tmp, b.pin); err != nil {
+			fmt.Fprintf(os.Stderr, "  perf: %v\n", err)
+		}
+	}
+	proc0, procErr := srv.Sample()
+	res, genErr := b.gen.Run(ctx, spec)
+	proc1, procErr1 := srv.Sample()
+	var sysCount float64
+	var perfErr error = fmt.Errorf("not run")
+	if perf != nil {
+		sysCount, perfErr = perf.Stop(ctx)
+	}
+	vars1, _, varsErr1 := srv.Vars(ctx)
+	defer sleepCtx(ctx, b.cfg.settle)
+
+	if genErr != nil {
+		smp.Err = genErr.Error()
+		if !b.died(srv, smp) {
+			b.checkResponsive(ctx, srv, p)
+		}
+		return smp
+	}
+	fillLoad(smp, res)
+	if b.died(srv, smp) {
+		return smp
+	}
+	if res.Requests == 0 {
+		smp.Err = "no successful request: " + res.ErrorDetail
+		b.checkResponsive(ctx, srv, p)
+		return smp
+	}
+	req := float64(res.Requests)
+	if procErr == nil && procErr1 == nil {
+		smp.CPUUserUsPerReq = f64(float64(proc1.UserTicks-proc0.UserTicks) / clockTicks * 1e6 / req)
+		smp.CPUSysUsPerReq = f64(float64(proc1.SysTicks-proc0.SysTicks) / clockTicks * 1e6 / req)
+		smp.CtxPerReq = f64(float64(proc1.CtxSwitches-proc0.CtxSwitches) / req)
+	}
+	if perfErr == nil {
+		smp.PerfSyscallsPerReq = f64(sysCount / req)
+	}
+	if varsErr == nil && varsErr1 == nil {
+		smp.Unet, smp.UnetSyscallsPerReq = unetDeltas(vars0, vars1, req)
+	}
+	return smp
+}
+
+// fillLoad copies a generator result into a sample.
+func fillLoad(smp *Sample, res LoadResult) {
+	smp.Requests, smp.Seconds, smp.ReqPerSec = res.Requests, res.Seconds, res.ReqPerSec
+	smp.P50Us, smp.P99Us, smp.MeanUs, smp.MaxUs = res.P50Us, res.P99Us, res.MeanUs, res.MaxUs
+	smp.Errors, smp.ErrorDetail = res.Errors, res.ErrorDetail
+}
+
+// unetDeltas subtracts the counters and computes the scheduler's
+// syscalls per request (Enters + EpollWaits + IOSyscalls). A backend
+// whose counters did not move (std) gets no syscall figure: zero would
+// read as "no syscalls" rather than "not counted".
+func unetDeltas(before, after map[string]float64, req float64) (map[string]float64, *float64) {
+	d := map[string]float64{}
+	moved := false
+	for k, v := range after {
+		d[k] = v - before[k]
+		if d[k] != 0 {
+			moved = true
+		}
+	}
+	if !moved {
+		return nil, nil
+	}
+	_, a := after["Enters"]
+	_, e := after["EpollWaits"]
+	_, i := after["IOSyscalls"]
+	if !a && !e && !i {
+		return d, nil
+	}
+	return d, f64((d["Enters"] + d["EpollWaits"] + d["IOSyscalls"]) / req)
+}
+
+// checkResponsive replaces a server that no longer answers after a failed
+// point (a deadlocked scheduler): otherwise every later point of that
+// backend would fail too, each after a full time-out.
+func (b *bench) checkResponsive(ctx context.Context, srv *Server, p Point) {
+	if ctx.Err() != nil {
+		return
+	}
+	if _, _, err := srv.Vars(ctx); err == nil {
+		return
+	}
+	info := b.infos[srv.Backend]
+	info.Problems = append(info.Problems, fmt.Sprintf("server stopped answering /debug/vars after %s; replaced", p.Label()))
+	fmt.Fprintf(os.Stderr, "  %s: server unresponsive after %s, restarting it\n", srv.Backend, p.Label())
+	info.Restarts++
+	info.Stops = append(info.Stops, srv.Stop(3*time.Second))
+	delete(b.servers, srv.Backend)
+}
+
+// died marks a sample failed when its server exited under load.
+func (b *bench) died(srv *Server, smp *Sample) bool {
+	time.Sleep(10 * time.Millisecond) // let a crash be reaped
+	if srv.Alive() {
+		return false
+	}
+	msg := fmt.Sprintf("server exited during the point (%v): %s", srv.waitErr, tail(b.infos[srv.Backend].Log, 400))
+	if smp.Err != "" {
+		msg = smp.Err + "; " + msg
+	}
+	smp.Err = msg
+	return true
+}
+
+// record stores a sample and prints a progress line.
+func (b *bench) record(s *Sample) {
+	b.run.Samples = append(b.run.Samples, s)
+	total := len(b.cfg.backends) * (len(b.loadPoints())*b.cfg.reps + len(pointsOf(b.run, ModeIdle))*b.cfg.idleReps)
+	head := fmt.Sprintf("[%3d/%d] rep %d %-6s %-32s", len(b.run.Samples), total, s.Rep+1, s.Backend, s.Point.Label())
+	switch {
+	case !s.OK():
+		fmt.Fprintf(os.Stderr, "%s FAILED: %s\n", head, shortErr(s.Err))
+	case s.Point.Mode == ModeIdle:
+		fmt.Fprintf(os.Stderr, "%s %s per idle conn (RSS %d -> %d kB)\n", head, fmtBytes(*s.IdleBytesPerConn), s.IdleRSSBeforeKB, s.IdleRSSAfterKB)
+	default:
+		line := fmt.Sprintf("%s %9s req/s", head, fmtCount(s.ReqPerSec))
+		if v, ok := MetricByKey("p99_us").Get(s); ok {
+			line += ", p99 " + fmtMicros(v)
+		}
+		if v, ok := MetricByKey("cpu_us_per_req").Get(s); ok {
+			line += fmt.Sprintf(", cpu %s µs/req", fmtFloat(v))
+		}
+		if v, ok := opt(s.PerfSyscallsPerReq); ok {
+			line += fmt.Sprintf(", %s syscalls/req", fmtFloat(v))
+		}
+		if s.Errors > 0 {
+			line += fmt.Sprintf(", %d ERRORS", s.Errors)
+		}
+		fmt.Fprintln(os.Stderr, line)
+	}
+}
+
+// sleepCtx sleeps unless ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestQuickFlags(t *testing.T) {
+	c, err := parseFlags([]string{"-quick"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []int{16, 256, 4096}, c.conns)
+	require.Equal(t, []int{13}, c.sizes)
+	require.Empty(t, c.fileSizes)
+	require.Equal(t, 2*time.Second, c.duration)
+	require.Equal(t, 2, c.reps)
+	require.Equal(t, 1, c.idleReps)
+	var labels []string
+	for _, p := range buildPoints(c) {
+		labels = append(labels, p.Label())
+	}
+	require.Equal(t, []string{
+		"http/1.1 c=16 13 B p1", "http/1.1 c=256 13 B p1", "http/1.1 c=4096 13 B p1",
+		"http/1.1 c=256 13 B p16", "idle 10000 conns",
+	}, labels)
+
+	// Explicit flags win over -quick's defaults.
+	c, err = parseFlags([]string{"-quick", "-conns", "16", "-duration", "1s", "-backends", "std"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []int{16}, c.conns)
+	require.Equal(t, time.Second, c.duration)
+	require.Equal(t, []string{"std"}, c.backends)
+	require.Len(t, buildPoints(c), 4) // c16 p1, c256 p1 and p16 (pipeline pair), idle
+}
+
+func TestFullFlags(t *testing.T) {
+	c, err := parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 16, 256, 1024, 4096, 10000}, c.conns)
+	require.Equal(t, []int{13, 4096, 65536, 1 << 20}, c.sizes)
+	require.Equal(t, 3, c.reps)
+	require.Equal(t, 3, c.idleReps)
+	require.Equal(t, 8*time.Second, c.duration)
+	points := buildPoints(c)
+	require.Len(t, points, 4*6+1+2*2+1) // sizes x conns, p16, files x file-conns, idle
+	_, err = parseFlags([]string{"-sizes", "2m"}, io.Discard)
+	require.Error(t, err)
+	_, err = parseFlags([]string{"-conns", "x"}, io.Discard)
+	require.Error(t, err)
+}
+
+func TestBackendOrder(t *testing.T) {
+	b := []string{"A", "B", "C"}
+	require.Equal(t, []string{"A", "B", "C"}, backendOrder(b, 0, 0))
+	require.Equal(t, []string{"C", "B", "A"}, backendOrder(b, 1, 0))
+	require.Equal(t, []string{"B", "C", "A"}, backendOrder(b, 2, 0))
+	require.Equal(t, []string{"A", "C", "B"}, backendOrder(b, 3, 0))
+	require.Equal(t, []string{"C", "B", "A"}, backendOrder(b, 0, 1), "alternates within a repetition")
+	// Over six repetitions every backend runs first exactly twice.
+	first := map[string]int{}
+	for rep := 0; rep < 6; rep++ {
+		first[backendOrder(b, rep, 0)[0]]++
+	}
+	require.Equal(t, map[string]int{"A": 2, "B": 2, "C": 2}, first)
+}
+
+func TestCommandLine(t *testing.T) {
+	require.Equal(t, "go run ./cmd/unetbench -quick -out \"a b\"", commandLine([]string{"/tmp/go-build123/b001/exe/unetbench", "-quick", "-out", "a b"}))
+	require.Equal(t, "./unetbench -reps 8", commandLine([]string{"./unetbench", "-reps", "8"}))
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+// Point is one cell of the sweep: what load is driven against a server.
+// Every backend runs every point, so the point is the unit a ratio
+// against std is computed for.
+type Point struct {
+	Mode     string `json:"mode"`     // "load" (drive requests) or "idle" (memory per idle conn)
+	Proto    string `json:"proto"`    // "http/1.1" or "h2c"
+	Conns    int    `json:"conns"`    // concurrent connections
+	Size     int    `json:"size"`     // response body bytes
+	Source   string `json:"source"`   // "mem": / or /bytes?n=; "file": /file (sendfile / ReaderFrom path)
+	Pipeline int    `json:"pipeline"` // requests in flight per connection (h2: streams)
+}
+
+// Modes and sources of a Point.
+const (
+	ModeLoad  = "load"
+	ModeIdle  = "idle"
+	SrcMem    = "mem"
+	SrcFile   = "file"
+	ProtoH1   = "http/1.1"
+	ProtoH2   = "h2c"
+	helloSize = 13 // GET / answers "Hello, World!"
+)
+
+// Path is the request path the point fetches.
+func (p Point) Path() string {
+	switch {
+	case p.Source == SrcFile:
+		return "/file"
+	case p.Size == helloSize:
+		return "/"
+	default:
+		return fmt.Sprintf("/bytes?n=%d", p.Size)
+	}
+}
+
+// Header is the extra request header the point needs, if any. The server
+// takes a single -file, so smaller file sizes are served as a Range of the
+// one generated file: http.ServeContent still copies it with io.CopyN, which
+// reaches the same ReaderFrom (sendfile) path as a whole-file response.
+func (p Point) Header(fileSize int) string {
+	if p.Source == SrcFile && p.Size < fileSize {
+		return fmt.Sprintf("Range: bytes=0-%d", p.Size-1)
+	}
+	return ""
+}
+
+// Label is a short human name, also used as the point's identity.
+func (p Point) Label() string {
+	if p.Mode == ModeIdle {
+		return fmt.Sprintf("idle %d conns", p.Conns)
+	}
+	s := fmt.Sprintf("%s c=%d %s p%d", p.Proto, p.Conns, p.Response(), p.Pipeline)
+	return s
+}
+
+// Response describes the response body: size and where it comes from.
+func (p Point) Response() string {
+	if p.Mode == ModeIdle {
+		return "13 B (one request)"
+	}
+	if p.Source == SrcFile {
+		return sizeLabel(p.Size) + " file"
+	}
+	return sizeLabel(p.Size)
+}
+
+// sizeLabel writes byte counts the way people read them.
+func sizeLabel(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}
+
+// Sample is one measurement: one backend at one point in one repetition.
+// Optional metrics are pointers so results.json says null rather than a
+// misleading zero when a source was unavailable.
+type Sample struct {
+	Point     Point     `json:"point"`
+	Backend   string    `json:"backend"`
+	Rep       int       `json:"rep"`
+	Seq       int       `json:"seq"` // position in the run, to spot drift
+	Start     time.Time `json:"start"`
+	Generator string    `json:"generator,omitempty"`
+	Err       string    `json:"error,omitempty"`
+
+	Requests    int64    `json:"requests,omitempty"`
+	Seconds     float64  `json:"seconds,omitempty"`
+	ReqPerSec   float64  `json:"req_per_sec,omitempty"`
+	P50Us       *float64 `json:"p50_us,omitempty"`
+	P99Us       *float64 `json:"p99_us,omitempty"`
+	MeanUs      *float64 `json:"mean_us,omitempty"`
+	MaxUs       *float64 `json:"max_us,omitempty"`
+	Errors      int64    `json:"errors,omitempty"` // socket errors, timeouts, non-2xx
+	ErrorDetail string   `json:"error_detail,omitempty"`
+
+	CPUUserUsPerReq    *float64           `json:"cpu_user_us_per_req,omitempty"`
+	CPUSysUsPerReq     *float64           `json:"cpu_sys_us_per_req,omitempty"`
+	CtxPerReq          *float64           `json:"ctx_switches_per_req,omitempty"`
+	UnetSyscallsPerReq *float64           `json:"unet_syscalls_per_req,omitempty"`
+	PerfSyscallsPerReq *float64           `json:"perf_syscalls_per_req,omitempty"`
+	Unet               map[string]float64 `json:"unet_deltas,omitempty"` // counter deltas over the window
+
+	IdleRSSBeforeKB  int64    `json:"idle_rss_before_kb,omitempty"`
+	IdleRSSAfterKB   int64    `json:"idle_rss_after_kb,omitempty"`
+	IdleBytesPerConn *float64 `json:"idle_bytes_per_conn,omitempty"`
+}
+
+// OK reports whether the sample holds a measurement.
+func (s *Sample) OK() bool { return s.Err == "" }
+
+// ServerInfo records what happened to one backend's server processes.
+type ServerInfo struct {
+	Backend  string   `json:"backend"`
+	Reported string   `json:"reported_backend"` // what /debug/vars said it runs
+	Starts   int      `json:"starts"`
+	Failed   int      `json:"failed_starts"`
+	Restarts int      `json:"restarts"` // after a crash or hang mid-run
+	Stops    []string `json:"stops"`    // how each process ended
+	Log      string   `json:"log"`
+	Problems []string `json:"problems,omitempty"` // panics, start failures, backend mismatch
+}
+
+// Meta describes the run: everything the report header states.
+type Meta struct {
+	Command     string    `json:"command"`
+	Date        time.Time `json:"date"`
+	CPUModel    string    `json:"cpu_model"`
+	Cores       int       `json:"cores"`
+	Kernel      string    `json:"kernel"`
+	GoVersion   string    `json:"go_version"`
+	Pinning     string    `json:"pinning"`
+	Generator   string    `json:"generator"`
+	Perf        string    `json:"perf"`
+	Backends    []string  `json:"backends"`
+	Reps        int       `json:"reps"`
+	IdleReps    int       `json:"idle_reps"`
+	Duration    string    `json:"duration"`
+	Warmup      string    `json:"warmup"`
+	FileSize    int       `json:"file_size,omitempty"`
+	Elapsed     string    `json:"elapsed"`
+	Interrupted bool      `json:"interrupted,omitempty"`
+	Notes       []string  `json:"notes,omitempty"`
+}
+
+// Run is the whole result set, as written to results.json.
+type Run struct {
+	Meta    Meta          `json:"meta"`
+	Points  []Point       `json:"points"`
+	Servers []*ServerInfo `json:"servers"`
+	Samples []*Sample     `json:"samples"`
+}
+
+// f64 makes an optional metric value.
+func f64(v float64) *float64 { return &v }
