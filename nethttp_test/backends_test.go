@@ -72,17 +72,6 @@ func checkListenerType(t testing.TB, backend string, ln net.Listener) {
 	}
 }
 
-func checkConnType(t testing.TB, backend string, c net.Conn) {
-	t.Helper()
-	_, isStd := c.(*net.TCPConn)
-	if backend == "std" {
-		require.True(t, isStd, "std backend must return *net.TCPConn, got %T", c)
-	} else {
-		require.False(t, isStd, "backend %s returned the standard library's conn", backend)
-		require.Equal(t, "*unet.Conn", fmt.Sprintf("%T", c))
-	}
-}
-
 // dialBackend dials without a test, for use from other goroutines.
 func dialBackend(backend, addr string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

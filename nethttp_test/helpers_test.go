@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,23 +246,6 @@ func waitClosed(t testing.TB, c net.Conn, limit time.Duration) (time.Duration, e
 	}
 }
 
-type eventLog struct {
-	mu  sync.Mutex
-	evs []string
-}
-
-func (l *eventLog) add(s string) {
-	l.mu.Lock()
-	l.evs = append(l.evs, s)
-	l.mu.Unlock()
-}
-
-func (l *eventLog) list() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.evs...)
-}
-
 func reflectTypeString(v any) string { return fmt.Sprintf("%T", v) }
 
 // quietLog is a server error log that goes to the test log while the test
@@ -282,7 +264,6 @@ type testWriter struct {
 	mu   sync.Mutex
 	t    testing.TB
 	done bool
-	n    atomic.Int64
 }
 
 func (w *testWriter) Write(p []byte) (int, error) {

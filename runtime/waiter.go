@@ -14,7 +14,7 @@ import (
 // nobody waiting is latched, so a wake-up is never lost, and a waiter may
 // wake spuriously, so callers retry their operation in a loop.
 type Waiter struct {
-	wake     chan struct{} // capacity 1: the latched notification
+	wake     parker // the parked goroutine or the latched notification
 	closing  atomic.Bool
 	expired  atomic.Bool
 	mu       sync.Mutex  // guards deadline and timer
@@ -27,18 +27,12 @@ type Waiter struct {
 // deadline passes, after waking the waiter: completion schedulers use it
 // to cancel an operation the kernel still holds.
 func (w *Waiter) Init(onExpire func()) {
-	w.wake = make(chan struct{}, 1)
 	w.onExpire = onExpire
 }
 
 // Notify wakes the parked goroutine, or latches the wake-up for the next
 // Wait.
-func (w *Waiter) Notify() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Waiter) Notify() { w.wake.notify() }
 
 // Err reports why an operation cannot proceed: net.ErrClosed after Evict,
 // os.ErrDeadlineExceeded after the deadline, else nil.
@@ -58,18 +52,13 @@ func (w *Waiter) Wait() error {
 	if err := w.Err(); err != nil {
 		return err
 	}
-	<-w.wake
+	w.wake.park()
 	return w.Err()
 }
 
 // Clear drops a latched notification; a scheduler calls it before it
 // re-checks readiness, as the runtime's poll reset does.
-func (w *Waiter) Clear() {
-	select {
-	case <-w.wake:
-	default:
-	}
-}
+func (w *Waiter) Clear() { w.wake.clear() }
 
 // Evict wakes the waiter for good: every Wait from now on fails with
 // net.ErrClosed.
@@ -145,4 +134,4 @@ func (w *Waiter) cancelParked() {
 // Park waits for the next notification whatever the deadline or Close
 // say: a completion scheduler uses it after cancelling a request, to wait
 // until the kernel has let go of the request's buffer.
-func (w *Waiter) Park() { <-w.wake }
+func (w *Waiter) Park() { w.wake.park() }

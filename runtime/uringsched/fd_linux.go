@@ -40,8 +40,8 @@ type fd struct {
 func (s *Scheduler) NewFD(sysfd int) (unetrt.FD, error) {
 	f := &fd{s: s, sysfd: sysfd}
 	f.lock.Init(f.destroy)
-	f.rd.Init(nil)
-	f.wr.Init(nil)
+	f.rd.Init(s.expiryFn)
+	f.wr.Init(s.expiryFn)
 	f.recvMulti = op{fd: f, kind: kindRecvMulti}
 	f.send = op{fd: f, kind: kindSend}
 	s.table.register(&f.recvMulti)
@@ -122,7 +122,7 @@ func (f *fd) Read(p []byte) (int, error) {
 		if err := f.rd.Err(); err != nil {
 			return 0, err
 		}
-		n, err, next := f.takeQueued(p)
+		n, next, err := f.takeQueued(p)
 		switch {
 		case n > 0 || err != nil:
 			f.s.counters.Reads.Add(1)

@@ -38,9 +38,9 @@ const (
 
 // takeQueued copies queued bytes into p, or says what to do when there are
 // none. Buffers it empties go back to the kernel.
-func (f *fd) takeQueued(p []byte) (n int, err error, next recvNext) {
+func (f *fd) takeQueued(p []byte) (n int, next recvNext, err error) {
 	if f.s.bufs == nil {
-		return 0, nil, recvIntoCaller
+		return 0, recvIntoCaller, nil
 	}
 	f.qmu.Lock()
 	bids := f.recycles[:0]
@@ -77,7 +77,7 @@ func (f *fd) takeQueued(p []byte) (n int, err error, next recvNext) {
 	f.recycles = bids[:0]
 	f.qmu.Unlock()
 	f.s.recycle(bids)
-	return n, err, next
+	return n, next, err
 }
 
 // armRecv submits the multishot receive; takeQueued has marked it armed.

@@ -42,6 +42,7 @@ type Scheduler struct {
 	ringFile   *os.File        // a duplicate of the ring fd, registered with Go's netpoller
 	ringConn   syscall.RawConn // waits on ringFile
 	dispatchFn func(*cqe)      // s.dispatch, bound once so reaping allocates nothing
+	expiryFn   func()          // counts deadline expiries, shared by every Waiter
 	stopped    atomic.Bool
 	loopDone   chan struct{}
 }
@@ -85,6 +86,8 @@ func start(cfg config) (*Scheduler, error) {
 		return nil, err
 	}
 	s.dispatchFn = s.dispatch
+	s.expiryFn = func() { s.counters.DeadlineExpiries.Add(1) }
+	s.expiryFn = func() { s.counters.DeadlineExpiries.Add(1) }
 	s.loopActive.Store(true)
 	go s.loop()
 	return s, nil

@@ -16,20 +16,20 @@ import (
 // sqe mirrors struct io_uring_sqe, 64 bytes. The kernel reads it in place
 // from the mapped SQE array, so field order and size must match exactly.
 type sqe struct {
-	Opcode      uint8  // opcode: IORING_OP_*
-	Flags       uint8  // flags: IOSQE_*
-	Ioprio      uint16 // ioprio; also recv/send/accept flags
-	Fd          int32  // fd
-	Off         uint64 // off; also addr2, cmd_op
-	Addr        uint64 // addr; also splice_off_in
-	Len         uint32 // len
-	OpFlags     uint32 // rw_flags, msg_flags, accept_flags, cancel_flags, timeout_flags, poll32_events...
-	UserData    uint64 // user_data, echoed in the completion
-	BufIndex    uint16 // buf_index; also buf_group
-	Personality uint16 // personality
-	SpliceFdIn  int32  // splice_fd_in; also file_index, addr_len
-	Addr3       uint64 // addr3
-	_pad2       [1]uint64
+	Opcode      uint8     // opcode: IORING_OP_*
+	Flags       uint8     // flags: IOSQE_*
+	Ioprio      uint16    // ioprio; also recv/send/accept flags
+	Fd          int32     // fd
+	Off         uint64    // off; also addr2, cmd_op
+	Addr        uint64    // addr; also splice_off_in
+	Len         uint32    // len
+	OpFlags     uint32    // rw_flags, msg_flags, accept_flags, cancel_flags, timeout_flags, poll32_events...
+	UserData    uint64    // user_data, echoed in the completion
+	BufIndex    uint16    // buf_index; also buf_group
+	Personality uint16    // personality
+	SpliceFdIn  int32     // splice_fd_in; also file_index, addr_len
+	Addr3       uint64    // addr3
+	_           [1]uint64 // __pad2
 }
 
 // cqe mirrors struct io_uring_cqe, 16 bytes: rings are set up without
@@ -265,11 +265,6 @@ const (
 	sqTaskrun    = 1 << 2 // IORING_SQ_TASKRUN: task work waits for an io_uring_enter
 )
 
-// Completion ring flags, in the mapped cq_flags (IORING_CQ_*).
-const (
-	cqEventfdDisabled = 1 << 0 // IORING_CQ_EVENTFD_DISABLED
-)
-
 // CQE flags, cqe.Flags (IORING_CQE_F_*).
 const (
 	cqeFBuffer       = 1 << 0  // IORING_CQE_F_BUFFER: the upper 16 bits hold a provided buffer's id
@@ -308,25 +303,6 @@ const (
 	acceptMultishot = 1 << 0 // IORING_ACCEPT_MULTISHOT
 	acceptDontwait  = 1 << 1 // IORING_ACCEPT_DONTWAIT
 	acceptPollFirst = 1 << 2 // IORING_ACCEPT_POLL_FIRST
-)
-
-// POLL_ADD command flags, sqe.Len (IORING_POLL_*).
-const (
-	pollAddMulti       = 1 << 0 // IORING_POLL_ADD_MULTI
-	pollUpdateEvents   = 1 << 1 // IORING_POLL_UPDATE_EVENTS
-	pollUpdateUserData = 1 << 2 // IORING_POLL_UPDATE_USER_DATA
-	pollAddLevel       = 1 << 3 // IORING_POLL_ADD_LEVEL
-)
-
-// Timeout flags, sqe.OpFlags (IORING_TIMEOUT_*).
-const (
-	timeoutAbs          = 1 << 0 // IORING_TIMEOUT_ABS
-	timeoutUpdate       = 1 << 1 // IORING_TIMEOUT_UPDATE
-	timeoutBoottime     = 1 << 2 // IORING_TIMEOUT_BOOTTIME
-	timeoutRealtime     = 1 << 3 // IORING_TIMEOUT_REALTIME
-	linkTimeoutUpdate   = 1 << 4 // IORING_LINK_TIMEOUT_UPDATE
-	timeoutETimeSuccess = 1 << 5 // IORING_TIMEOUT_ETIME_SUCCESS
-	timeoutMultishot    = 1 << 6 // IORING_TIMEOUT_MULTISHOT
 )
 
 // io_uring_register opcodes, enum io_uring_register_op.
@@ -368,12 +344,6 @@ const (
 	registerMemRegion        = 34      // IORING_REGISTER_MEM_REGION
 	registerQuery            = 35      // IORING_REGISTER_QUERY
 	registerUseRegisteredRng = 1 << 31 // IORING_REGISTER_USE_REGISTERED_RING, or'ed into the opcode
-)
-
-// Provided buffer ring flags, ioUringBufReg.Flags (IOU_PBUF_RING_*).
-const (
-	pbufRingMmap = 1 << 0 // IOU_PBUF_RING_MMAP: the kernel allocates the ring
-	pbufRingInc  = 1 << 1 // IOU_PBUF_RING_INC: buffers are consumed incrementally
 )
 
 // probeOpSupported marks a supported opcode in ioUringProbeOp.Flags
