@@ -82,7 +82,15 @@ func (f *fd) Write(p []byte) (int, error) {
 	}
 	defer f.lock.WriteUnlock()
 	if len(p) == 0 {
-		return 0, f.ww.Err()
+		// As internal/poll: one write(2) of nothing, which reports a
+		// shut-down or reset socket (EPIPE, ECONNRESET).
+		if err := f.ww.Err(); err != nil {
+			return 0, err
+		}
+		if _, err := f.sysWrite(nil); err != nil && err != unix.EAGAIN {
+			return 0, err
+		}
+		return 0, nil
 	}
 	var nn int
 	for {

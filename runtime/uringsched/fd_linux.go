@@ -150,6 +150,9 @@ func (f *fd) recvInto(p []byte) (int, error) {
 	})
 	res, err := f.await(o, &f.rd)
 	f.s.counters.Reads.Add(1)
+	if err == nil {
+		f.drained(int(max(res, 0)), len(p))
+	}
 	switch {
 	case res > 0:
 		f.s.counters.BytesRead.Add(uint64(res))
@@ -168,6 +171,18 @@ func (f *fd) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	defer f.lock.WriteUnlock()
+	if len(p) == 0 {
+		// As internal/poll: one write(2) of nothing, which reports a
+		// shut-down or reset socket (EPIPE, ECONNRESET).
+		if err := f.wr.Err(); err != nil {
+			return 0, err
+		}
+		f.s.counters.IOSyscalls.Add(1)
+		if _, err := unix.Write(f.sysfd, nil); err != nil && err != unix.EAGAIN {
+			return 0, err
+		}
+		return 0, nil
+	}
 	var n int
 	for {
 		if err := f.wr.Err(); err != nil {
@@ -361,7 +376,13 @@ func (f *fd) destroy() {
 			f.rd.Park()
 		}
 	}
-	f.releaseQueued()
+	if f.releaseQueued() {
+		// Data the reader never took is gone: tell the peer with a
+		// reset, as the kernel does when a socket closes with unread
+		// data. The multishot receive had taken it from the kernel's
+		// queue, so without this the peer would see a clean FIN.
+		_ = unix.SetsockoptLinger(f.sysfd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+	}
 	for _, o := range []*op{&f.recvMulti, &f.send, f.recv, f.accept, f.connect, f.pollIn, f.pollOut} {
 		if o != nil {
 			f.s.table.unregister(o)
