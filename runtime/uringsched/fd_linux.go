@@ -132,6 +132,8 @@ func (f *fd) Read(p []byte) (int, error) {
 			return f.recvInto(p)
 		case next == recvArm:
 			f.armRecv()
+		case next == recvCheckArm:
+			f.checkAndArm()
 		}
 		f.s.counters.Parks.Add(1)
 		if err := f.rd.Wait(); err != nil {
@@ -150,9 +152,6 @@ func (f *fd) recvInto(p []byte) (int, error) {
 	})
 	res, err := f.await(o, &f.rd)
 	f.s.counters.Reads.Add(1)
-	if err == nil {
-		f.drained(int(max(res, 0)), len(p))
-	}
 	switch {
 	case res > 0:
 		f.s.counters.BytesRead.Add(uint64(res))
