@@ -878,6 +878,16 @@ var fuzzStrict = os.Getenv("UNET_FUZZ_STRICT") != ""
 // sees io.EOF; with uring the armed multishot receive takes it as it
 // arrives, so the Read reports the reset (and a Write EPIPE).
 //
+// uring only, and only on a loaded machine: after the peer closed, a
+// Write may succeed where std's Write already takes the reset that the
+// peer's kernel answered an earlier Write with. The reset travels
+// asynchronously (on loopback, in a softirq that the kernel defers to
+// ksoftirqd when the CPUs are busy), and which Write finds it depends on
+// when the kernel gets to it: seen 6 times in 3000 runs of one program
+// with both CPUs busy, never in 300 on a quiet machine, never for epoll.
+// We have not pinned down why only uring loses that race; on a real
+// network which Write sees a reset is a matter of round-trip time anyway.
+//
 // This fuzz target found three more differences, since fixed: a zero-byte
 // Write now calls write(2) as std does; uring reports a Read error once
 // instead of repeating it; and uring closes a conn with unread data with a
@@ -887,6 +897,9 @@ func knownDivergence(backend string, s step, what string, a, b outcome, sticky s
 		return false, false
 	}
 	if peerClosed && what != "write" && b.class == "reset(read)" && a.class == "EOF" {
+		return true, true
+	}
+	if peerClosed && what == "write" && a.class == "reset(write)" && b.class == "nil" {
 		return true, true
 	}
 	return false, false
