@@ -94,7 +94,8 @@ func (b *bench) start(ctx context.Context, be string) (*Server, error) {
 	}
 	if info.Reported == "" {
 		info.Reported = s.Reported
-		if s.Reported != "" && !strings.Contains(strings.ToLower(s.Reported), strings.ToLower(be)) {
+		base, _ := splitVariant(be)
+		if s.Reported != "" && !strings.Contains(strings.ToLower(s.Reported), strings.ToLower(base)) {
 			msg := fmt.Sprintf("asked for UNET_BACKEND=%s but /debug/vars reports backend %q", be, s.Reported)
 			info.Problems = append(info.Problems, msg)
 			fmt.Fprintf(os.Stderr, "  WARNING: %s\n", msg)

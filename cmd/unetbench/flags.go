@@ -61,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fs.PrintDefaults()
 	}
 	var c config
-	backends := fs.String("backends", "std,epoll,uring", "backends to compare, comma-separated (std is the baseline for ratios)")
+	backends := fs.String("backends", "std,epoll,uring", "backends to compare, comma-separated (std is the baseline for ratios); a backend may carry\nenvironment for its server, to compare settings: uring+UNET_URING_SHARDS=2")
 	fs.BoolVar(&c.quick, "quick", false, "quick check: conns 16,256,4096, size 13, pipeline 1 and 16 at 256, 2s points, 2 reps")
 	reps := fs.String("reps", "", "repetitions per point (full 3, quick 2; at least 2 for a ratio verdict)")
 	conns := fs.String("conns", "", "connection counts (full "+fullDefaults["conns"]+")")

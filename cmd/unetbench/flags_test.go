@@ -70,3 +70,19 @@ func TestCommandLine(t *testing.T) {
 	require.Equal(t, "go run ./cmd/unetbench -quick -out \"a b\"", commandLine([]string{"/tmp/go-build123/b001/exe/unetbench", "-quick", "-out", "a b"}))
 	require.Equal(t, "./unetbench -reps 8", commandLine([]string{"./unetbench", "-reps", "8"}))
 }
+
+func TestSplitVariant(t *testing.T) {
+	for _, tc := range []struct {
+		spec, backend string
+		env           []string
+	}{
+		{"uring", "uring", nil},
+		{"std", "std", nil},
+		{"uring+UNET_URING_SHARDS=2", "uring", []string{"UNET_URING_SHARDS=2"}},
+		{"uring+A=1+B=2", "uring", []string{"A=1", "B=2"}},
+	} {
+		b, env := splitVariant(tc.spec)
+		require.Equal(t, tc.backend, b, tc.spec)
+		require.Equal(t, tc.env, env, tc.spec)
+	}
+}

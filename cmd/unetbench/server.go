@@ -75,7 +75,8 @@ func startServer(ctx context.Context, o ServerOpts, backend string) (*Server, er
 	// Not CommandContext: on cancellation the server must get SIGTERM and
 	// a chance to shut down, which Stop does; Pdeathsig covers our death.
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = childEnv([]string{"UNET_BACKEND=" + backend}, o.Pin.Enabled)
+	base, extra := splitVariant(backend)
+	cmd.Env = childEnv(append([]string{"UNET_BACKEND=" + base}, extra...), o.Pin.Enabled)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
@@ -307,4 +308,15 @@ func tail(path string, n int) string {
 		b = b[len(b)-n:]
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// splitVariant splits a backend spec such as "uring+UNET_URING_SHARDS=2"
+// into the backend and the environment its server gets on top, so that
+// one interleaved run can compare settings of one backend.
+func splitVariant(spec string) (backend string, env []string) {
+	backend, rest, _ := strings.Cut(spec, "+")
+	if rest != "" {
+		env = strings.Split(rest, "+")
+	}
+	return backend, env
 }
