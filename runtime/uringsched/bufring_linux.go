@@ -23,13 +23,20 @@ import (
 // memory, so the garbage collector neither moves nor frees what the kernel
 // writes to.
 //
-// Recycle and Publish are not safe for concurrent use: the caller
-// serializes them. Buf may be called concurrently with them.
+// The ring has room for entries buffers, but only the first Given of
+// them have been handed to the kernel: Grow hands out more as the load
+// asks for them. The kernel picks buffers in ring order, so every buffer
+// in the ring is soon written to and becomes resident memory; handing out
+// only what the load needs keeps an idle server's memory small.
+//
+// Recycle, Grow and Publish are not safe for concurrent use: the caller
+// serializes them. Buf and Given may be called concurrently with them.
 type bufRing struct {
 	r       *ring
 	group   uint16
 	entries uint16
 	bufSize uint32
+	given   atomic.Int32 // buffers handed to the kernel so far: ids 0 to given-1
 
 	ringMem []byte       // entries ioUringBuf, shared with the kernel
 	bufs    []byte       // entries buffers of bufSize bytes
@@ -44,9 +51,9 @@ type bufRing struct {
 }
 
 // newBufRing registers a ring of entries buffers of bufSize bytes as
-// buffer group group of r, with every buffer given to the kernel. entries
-// must be a power of two, at most 32768.
-func newBufRing(r *ring, group uint16, entries uint16, bufSize uint32) (*bufRing, error) {
+// buffer group group of r, and gives the first initial of them to the
+// kernel. entries must be a power of two, at most 32768.
+func newBufRing(r *ring, group uint16, entries uint16, bufSize uint32, initial uint16) (*bufRing, error) {
 	if entries == 0 || entries&(entries-1) != 0 || entries > 1<<15 {
 		return nil, fmt.Errorf("uringsched: buffer ring size %d is not a power of two up to 32768", entries)
 	}
@@ -76,12 +83,27 @@ func newBufRing(r *ring, group uint16, entries uint16, bufSize uint32) (*bufRing
 		b.unmap()
 		return nil, err
 	}
-	for bid := range entries {
-		b.Recycle(bid)
-	}
+	b.Grow(min(max(initial, 1), entries))
 	b.Publish()
 	return b, nil
 }
+
+// Grow gives up to n buffers that the kernel has never had to the ring,
+// and returns how many it gave; they are the kernel's after Publish.
+func (b *bufRing) Grow(n uint16) uint16 {
+	given := uint16(b.given.Load())
+	if b.entries-given < n {
+		n = b.entries - given
+	}
+	for bid := given; bid < given+n; bid++ {
+		b.Recycle(bid)
+	}
+	b.given.Store(int32(given + n))
+	return n
+}
+
+// Given returns how many buffers the kernel has been given so far.
+func (b *bufRing) Given() int32 { return b.given.Load() }
 
 // mmapAnon maps size bytes of private zeroed memory, rounded up to pages.
 func mmapAnon(size int) ([]byte, error) {
@@ -110,8 +132,8 @@ func (b *bufRing) Buf(bid uint16, n int) []byte {
 
 // Recycle gives buffer bid back to the kernel. It writes the ring entry
 // only; the kernel sees it after Publish, so that a batch costs one
-// store. Recycle only buffers that a CQE handed out (or, in newBufRing,
-// each buffer once): the ring holds exactly Entries of them.
+// store. Recycle only buffers that a CQE handed out (or, in Grow,
+// each buffer once): the ring never holds more than Entries of them.
 func (b *bufRing) Recycle(bid uint16) {
 	// The entry at the local tail is beyond the published tail, so the
 	// kernel does not read it until Publish. Its Resv is left alone: in

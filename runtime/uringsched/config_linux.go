@@ -15,12 +15,18 @@ type config struct {
 	// into provided buffers, so a Read costs no system call
 	// (UNET_URING_RECV=multishot, the default, or single).
 	multishotRecv bool
-	bufCount      uint16 // UNET_URING_BUFS: provided buffers, a power of two
-	bufSize       uint32 // UNET_URING_BUFSIZE: bytes per provided buffer
+	bufCount      uint16 // UNET_URING_BUFS: provided buffers at most, a power of two
+	// bufInitial is how many of them the kernel gets at start; more are
+	// given as the load asks (UNET_URING_BUFS_INITIAL).
+	bufInitial uint16
+	bufSize    uint32 // UNET_URING_BUFSIZE: bytes per provided buffer
 	// maxQueued bounds the bytes received for a connection that its
 	// reader has not taken yet; beyond it the multishot receive is
 	// cancelled, so a slow reader cannot drain the buffer ring.
 	maxQueued int
+	// shards is the number of rings, each with its own loop, that
+	// descriptors are spread over (UNET_URING_SHARDS).
+	shards int
 }
 
 var defaultConfig = config{
@@ -28,8 +34,10 @@ var defaultConfig = config{
 	cqEntries:     16384,
 	multishotRecv: true,
 	bufCount:      4096,
+	bufInitial:    256,
 	bufSize:       4096,
 	maxQueued:     256 << 10,
+	shards:        1,
 }
 
 func configFromEnv() config {
@@ -46,6 +54,16 @@ func configFromEnv() config {
 	envUint("UNET_URING_BUFS", &bufs)
 	if bufs > 0 && bufs <= 1<<15 && bufs&(bufs-1) == 0 {
 		c.bufCount = uint16(bufs)
+	}
+	var initial uint32
+	envUint("UNET_URING_BUFS_INITIAL", &initial)
+	if initial > 0 && initial <= 1<<15 {
+		c.bufInitial = uint16(initial)
+	}
+	var shards uint32
+	envUint("UNET_URING_SHARDS", &shards)
+	if shards > 0 && shards <= 64 {
+		c.shards = int(shards)
 	}
 	if os.Getenv("UNET_URING_RECV") == "single" {
 		c.multishotRecv = false

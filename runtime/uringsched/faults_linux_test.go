@@ -34,15 +34,15 @@ func checkReleased(t *testing.T, s *Scheduler) {
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) && (s.table.entries.Load() != 0 ||
-			(s.bufs != nil && s.freeBufs.Load() != int32(s.cfg.bufCount))) {
+			(s.bufs != nil && s.freeBufs.Load() != s.bufs.Given())) {
 			time.Sleep(time.Millisecond)
 		}
 		if n := s.table.entries.Load(); n != 0 {
 			t.Errorf("op table: %d entries registered after every fd was closed", n)
 		}
 		if s.bufs != nil {
-			if n := s.freeBufs.Load(); n != int32(s.cfg.bufCount) {
-				t.Errorf("provided buffers: %d of %d back in the ring after every fd was closed", n, s.cfg.bufCount)
+			if n, given := s.freeBufs.Load(), s.bufs.Given(); n != given {
+				t.Errorf("provided buffers: %d of %d back in the ring after every fd was closed", n, given)
 			}
 		}
 	})
@@ -205,7 +205,7 @@ func TestFaultCQOverflow(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	c := &s.counters
+	c := s.counters
 	t.Logf("%d conns: %d CQ overflows, %d buffer exhaustions, %d CQEs, %d enters, %d fallbacks",
 		conns, c.CQOverflows.Load(), c.BufferExhaustions.Load(), c.CQEs.Load(), c.Enters.Load(), c.Fallbacks.Load())
 }
@@ -216,13 +216,25 @@ func TestFaultCQOverflow(t *testing.T) {
 // fall back. When the readers finally read, every byte must arrive, in
 // order, on its own conn.
 func TestFaultBufferExhaustion(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		initial uint16 // buffers given to the kernel at start, of 16
+	}{
+		{"all buffers given at start", 16},
+		{"buffers given as the load asks", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testBufferExhaustion(t, tc.initial) })
+	}
+}
+
+func testBufferExhaustion(t *testing.T, initial uint16) {
 	conns := 64
 	if testing.Short() {
 		conns = 24
 	}
 	const size = 32 << 10
 	cfg := defaultConfig
-	cfg.bufCount, cfg.bufSize = 16, 1024
+	cfg.bufCount, cfg.bufSize, cfg.bufInitial = 16, 1024, initial
 	cfg.maxQueued = 4 << 20 // the ring, not the per-conn cap, must run out
 	s := testScheduler(t, cfg)
 	checkReleased(t, s)
@@ -280,7 +292,8 @@ func TestFaultBufferExhaustion(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	c := &s.counters
+	require.EqualValues(t, cfg.bufCount, s.bufs.Given(), "the ring did not grow to its size under load")
+	c := s.counters
 	t.Logf("%d conns: %d buffer exhaustions, %d fallbacks, %d cancels", conns,
 		c.BufferExhaustions.Load()-exhaustions, c.Fallbacks.Load(), c.Cancels.Load())
 }

@@ -38,6 +38,9 @@ type fd struct {
 
 // NewFD implements runtime.Scheduler.
 func (s *Scheduler) NewFD(sysfd int) (unetrt.FD, error) {
+	if len(s.shards) > 1 {
+		s = s.shards[sysfd%len(s.shards)]
+	}
 	f := &fd{s: s, sysfd: sysfd}
 	f.lock.Init(f.destroy)
 	f.rd.Init(s.expiryFn)

@@ -79,7 +79,7 @@ func (f *fd) takeQueued(p []byte) (n int, next recvNext, err error) {
 			next = recvWait
 		case f.oneShot:
 			next = recvIntoCaller
-		case f.starved && f.s.freeBufs.Load() < int32(f.s.cfg.bufCount/4):
+		case f.starved && f.s.buffersLow():
 			// The ring is still short of buffers: rather than fail
 			// again at once, receive into the caller's slice. (Waiting
 			// for buffers instead was measured: at 4096 conns on 1024
@@ -116,11 +116,15 @@ func (f *fd) onRecv(res int32, flags uint32, more bool) {
 		f.s.freeBufs.Add(-1)
 		f.q = append(f.q, queuedBuf{bid: uint16(flags >> cqeBufferShift), n: uint32(res)})
 		f.qbytes += int(res)
+		if f.s.buffersLow() {
+			f.s.growBufs()
+		}
 	case res == 0:
 		f.rerr = io.EOF
 	case res == -int32(unix.ENOBUFS):
 		f.starved = true
 		f.s.counters.BufferExhaustions.Add(1)
+		f.s.growBufs()
 	case res == -int32(unix.ECANCELED):
 		// Cancelled by us, because the queue was full or the fd is
 		// closing: not an error of the stream.

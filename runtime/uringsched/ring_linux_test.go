@@ -185,7 +185,7 @@ func TestSendRecv(t *testing.T) {
 func TestRecvMultishot(t *testing.T) {
 	r := newTestRing(t, ringParams{Entries: 4})
 	const group = 1
-	br, err := newBufRing(r, group, 4, 16)
+	br, err := newBufRing(r, group, 4, 16, 4)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, br.Close()) })
 	require.EqualValues(t, group, br.Group())
@@ -234,6 +234,47 @@ func TestRecvMultishot(t *testing.T) {
 	require.EqualValues(t, -int32(unix.ECANCELED), got[43].Res)
 	require.Zero(t, got[43].Flags&cqeFMore)
 	require.Zero(t, got[44].Res)
+}
+
+// TestBufRingGrow: a ring that starts with some of its buffers gives the
+// kernel only those, and Grow hands out the rest, each once.
+func TestBufRingGrow(t *testing.T) {
+	r := newTestRing(t, ringParams{Entries: 4})
+	const group = 2
+	br, err := newBufRing(r, group, 4, 16, 2)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, br.Close()) })
+	require.EqualValues(t, 2, br.Given())
+	a, b := socketpair(t)
+
+	recvAll := func(ud uint64, msgs ...string) []uint16 {
+		t.Helper()
+		r.GetSQE().PrepRecvMultishot(a, group, 0, ud)
+		var bids []uint16
+		for _, msg := range msgs {
+			_, err := unix.Write(int(b), []byte(msg))
+			require.NoError(t, err)
+			c := reapN(t, r, 1)[0]
+			require.EqualValues(t, len(msg), c.Res)
+			bid := uint16(c.Flags >> cqeBufferShift)
+			require.Equal(t, msg, string(br.Buf(bid, int(c.Res))))
+			bids = append(bids, bid)
+		}
+		// One more chunk finds the ring empty and ends the receive.
+		_, err := unix.Write(int(b), []byte("more"))
+		require.NoError(t, err)
+		c := reapN(t, r, 1)[0]
+		require.EqualValues(t, -int32(unix.ENOBUFS), c.Res)
+		_, err = unix.Read(int(a), make([]byte, 4))
+		require.NoError(t, err)
+		return bids
+	}
+	require.ElementsMatch(t, []uint16{0, 1}, recvAll(10, "a", "b"))
+	require.EqualValues(t, 2, br.Grow(8), "Grow gives no more than the ring holds")
+	br.Publish()
+	require.EqualValues(t, 4, br.Given())
+	require.Zero(t, br.Grow(1))
+	require.ElementsMatch(t, []uint16{2, 3}, recvAll(11, "c", "d"))
 }
 
 func TestCancel(t *testing.T) {

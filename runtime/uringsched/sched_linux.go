@@ -25,8 +25,11 @@ type Scheduler struct {
 	ring     *ring
 	bufs     *bufRing
 	cfg      config
-	counters unetrt.Counters
+	counters *unetrt.Counters // shared by the shards
 	table    opTable
+	// shards are the rings that NewFD spreads descriptors over, this one
+	// first; nil for one ring (UNET_URING_SHARDS).
+	shards []*Scheduler
 
 	sqMu        sync.Mutex   // guards the submission queue
 	unsubmitted atomic.Int32 // SQEs prepared but not submitted, for the loop's idle check
@@ -47,7 +50,28 @@ type Scheduler struct {
 	loopDone   chan struct{}
 }
 
-var defaultScheduler = sync.OnceValues(func() (*Scheduler, error) { return start(configFromEnv()) })
+var defaultScheduler = sync.OnceValues(func() (*Scheduler, error) { return startShards(configFromEnv()) })
+
+// startShards starts cfg.shards rings that share their counters, and
+// returns the first, which spreads new descriptors over all of them.
+func startShards(cfg config) (*Scheduler, error) {
+	counters := new(unetrt.Counters)
+	var shards []*Scheduler
+	for range max(cfg.shards, 1) {
+		s, err := start(cfg, counters)
+		if err != nil {
+			for _, s := range shards {
+				s.stop()
+			}
+			return nil, err
+		}
+		shards = append(shards, s)
+	}
+	if len(shards) > 1 {
+		shards[0].shards = shards
+	}
+	return shards[0], nil
+}
 
 // Default returns the process's io_uring scheduler, starting it on first
 // use. If io_uring is unavailable it returns the reason, each call.
@@ -57,11 +81,11 @@ func Default() (*Scheduler, error) { return defaultScheduler() }
 func (s *Scheduler) Name() string { return "uring" }
 
 // Counters implements runtime.Scheduler.
-func (s *Scheduler) Counters() *unetrt.Counters { return &s.counters }
+func (s *Scheduler) Counters() *unetrt.Counters { return s.counters }
 
 // start sets up a ring, checks that the kernel has everything unet needs,
 // and starts the loop.
-func start(cfg config) (*Scheduler, error) {
+func start(cfg config, counters *unetrt.Counters) (*Scheduler, error) {
 	if err := testHookSetup(); err != nil {
 		return nil, explainSetupError(err)
 	}
@@ -69,24 +93,23 @@ func start(cfg config) (*Scheduler, error) {
 	if err != nil {
 		return nil, explainSetupError(err)
 	}
-	s := &Scheduler{ring: r, cfg: cfg, loopDone: make(chan struct{})}
+	s := &Scheduler{ring: r, cfg: cfg, counters: counters, loopDone: make(chan struct{})}
 	if err := s.checkKernel(); err != nil {
 		r.Close()
 		return nil, err
 	}
 	if cfg.multishotRecv {
-		if s.bufs, err = newBufRing(r, bufGroup, cfg.bufCount, cfg.bufSize); err != nil {
+		if s.bufs, err = newBufRing(r, bufGroup, cfg.bufCount, cfg.bufSize, cfg.bufInitial); err != nil {
 			r.Close()
 			return nil, fmt.Errorf("provided buffer ring (Linux 5.19+): %w", err)
 		}
-		s.freeBufs.Store(int32(cfg.bufCount))
+		s.freeBufs.Store(s.bufs.Given())
 	}
 	if err := s.watchRing(); err != nil {
 		s.closeRing()
 		return nil, err
 	}
 	s.dispatchFn = s.dispatch
-	s.expiryFn = func() { s.counters.DeadlineExpiries.Add(1) }
 	s.expiryFn = func() { s.counters.DeadlineExpiries.Add(1) }
 	s.loopActive.Store(true)
 	go s.loop()
@@ -324,9 +347,36 @@ func (s *Scheduler) recycle(bids []uint16) {
 	s.freeBufs.Add(int32(len(bids)))
 }
 
+// growBufs doubles the buffers the kernel may fill, up to the ring's
+// size, when the load has taken most of them.
+func (s *Scheduler) growBufs() {
+	s.bufMu.Lock()
+	n := s.bufs.Grow(uint16(s.bufs.Given()))
+	if n > 0 {
+		s.bufs.Publish()
+	}
+	s.bufMu.Unlock()
+	s.freeBufs.Add(int32(n))
+}
+
+// buffersLow reports whether fewer than a quarter of the buffers given to
+// the kernel are free.
+func (s *Scheduler) buffersLow() bool {
+	return s.freeBufs.Load() < s.bufs.Given()/4
+}
+
 // stop ends the loop and releases the ring. Only tests stop a scheduler;
 // the default one lives as long as the process.
 func (s *Scheduler) stop() {
+	if len(s.shards) > 1 {
+		for _, sh := range s.shards[1:] {
+			sh.stopRing()
+		}
+	}
+	s.stopRing()
+}
+
+func (s *Scheduler) stopRing() {
 	s.stopped.Store(true)
 	s.ringFile.Close() // wakes the loop's netpoller wait
 	<-s.loopDone

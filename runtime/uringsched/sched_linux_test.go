@@ -19,7 +19,7 @@ import (
 // testScheduler starts a private scheduler with cfg, stopped at cleanup.
 func testScheduler(t *testing.T, cfg config) *Scheduler {
 	t.Helper()
-	s, err := start(cfg)
+	s, err := startShards(cfg)
 	require.NoError(t, err)
 	t.Cleanup(s.stop)
 	return s
@@ -73,6 +73,19 @@ var configs = map[string]func() config{
 	"single": func() config {
 		c := defaultConfig
 		c.multishotRecv = false
+		return c
+	},
+	"sharded": func() config {
+		// Descriptors spread over two rings, each with its own loop.
+		c := defaultConfig
+		c.shards = 2
+		return c
+	},
+	"growingbufs": func() config {
+		// The kernel starts with 4 of 64 buffers and is given more as
+		// the load takes them.
+		c := defaultConfig
+		c.bufCount, c.bufInitial = 64, 4
 		return c
 	},
 	"tinyring": func() config {
@@ -310,7 +323,7 @@ func TestSetupRefused(t *testing.T) {
 			old := testHookSetup
 			testHookSetup = func() error { return os.NewSyscallError("io_uring_setup", errno) }
 			defer func() { testHookSetup = old }()
-			_, err := start(defaultConfig)
+			_, err := start(defaultConfig, new(unetrt.Counters))
 			require.ErrorIs(t, err, errno)
 			require.Contains(t, err.Error(), "io_uring_setup")
 		})
@@ -321,7 +334,7 @@ func TestMissingOpcodeRefused(t *testing.T) {
 	old := testHookProbe
 	testHookProbe = func() error { return errors.New("kernel lacks IORING_OP_RECV") }
 	defer func() { testHookProbe = old }()
-	_, err := start(defaultConfig)
+	_, err := start(defaultConfig, new(unetrt.Counters))
 	require.ErrorContains(t, err, "IORING_OP_RECV")
 }
 
@@ -342,7 +355,27 @@ func TestIOURingDisabledSysctl(t *testing.T) {
 		t.Skipf("cannot write %s: %v", path, err)
 	}
 	defer os.WriteFile(path, old, 0o644)
-	_, err = start(defaultConfig)
+	_, err = start(defaultConfig, new(unetrt.Counters))
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "io_uring_disabled")
+}
+
+// TestShardsSpreadFDs: with two shards, descriptors land on both rings,
+// which share one set of counters.
+func TestShardsSpreadFDs(t *testing.T) {
+	cfg := defaultConfig
+	cfg.shards = 2
+	s := testScheduler(t, cfg)
+	require.Len(t, s.shards, 2)
+	require.Same(t, s.shards[0].Counters(), s.shards[1].Counters())
+	rings := map[*Scheduler]bool{}
+	for range 4 {
+		a, b := tcpPair(t, s)
+		rings[a.(*fd).s], rings[b.(*fd).s] = true, true
+		_, err := a.Write([]byte("x"))
+		require.NoError(t, err)
+		_, err = b.Read(make([]byte, 1))
+		require.NoError(t, err)
+	}
+	require.Len(t, rings, 2)
 }
