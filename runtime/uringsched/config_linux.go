@@ -33,7 +33,7 @@ var defaultConfig = config{
 	sqEntries:     1024,
 	cqEntries:     16384,
 	multishotRecv: true,
-	bufCount:      4096,
+	bufCount:      16384,
 	bufInitial:    256,
 	bufSize:       4096,
 	maxQueued:     256 << 10,

@@ -4,10 +4,12 @@
 //
 // # Ring
 //
-// One ring per process (Default), set up with SUBMIT_ALL, CLAMP and
-// NO_SQARRAY, 1024 SQEs and 16384 CQEs, on raw system calls of
-// golang.org/x/sys/unix (ring_linux.go, sys_linux.go: the kernel ABI, kept
-// apart from the scheduling logic and tested on its own). The ring, its
+// One ring per process (Default); UNET_URING_SHARDS=n spreads
+// descriptors over n rings with a loop each, which measured no better
+// than one ring on two cores (BENCHMARKS.md). The ring is set up with
+// SUBMIT_ALL, CLAMP and NO_SQARRAY, 1024 SQEs and 16384 CQEs, on raw
+// system calls of golang.org/x/sys/unix (ring_linux.go, sys_linux.go: the
+// kernel ABI, kept apart from the scheduling logic and tested on its own). The ring, its
 // SQEs and the provided buffers live in mmap'd memory the garbage collector
 // never sees. IORING_FEAT_NODROP keeps completions through a CQ overflow;
 // the next io_uring_enter flushes them. SQPOLL is not used: it burns a core,
@@ -39,12 +41,14 @@
 // has its receive cancelled until the reader catches up, so a slow reader
 // cannot drain the shared buffers. When the buffers run out anyway (the
 // completion says ENOBUFS), reads fall back to a one-shot receive into the
-// caller's slice until a quarter of the buffers is free again. The ring
-// holds up to 4096 buffers of 4 KiB, but the kernel gets 256 at start and
-// twice as many whenever three quarters of them are taken: the kernel
-// cycles through every buffer it has, so each one it gets becomes resident
-// memory, and an idle server should not pay 16 MiB for a peak it never
-// had.
+// caller's slice until a quarter of the buffers is free again. That path
+// is slow under load (at 10k conns on 4096 buffers p99 was 2.9-4.8 s
+// against std's 0.6 s; one-shot receives throughout show the same
+// stalls, BENCHMARKS.md), so the ring is sized not to run dry: it holds
+// up to 16384 buffers of 4 KiB. The kernel gets 256 at start and twice as
+// many whenever three quarters of them are taken: the kernel cycles
+// through every buffer it has, so each one it gets becomes resident
+// memory, and an idle server should not pay for a peak it never had.
 // UNET_URING_RECV=single selects one-shot receives throughout, to measure.
 //
 // # Batching and the loop
