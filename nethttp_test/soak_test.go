@@ -151,8 +151,11 @@ func TestSoak(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b string) {
 		s := startServer(t, b, soakHandler(), nil)
 		ts := startTLS(t, b, true)
-		ctx, cancel := context.WithTimeout(context.Background(), dur)
+		// Cancelled, not a deadline: a dial given the deadline could time
+		// out a moment before ctx.Err() says the soak is over.
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
+		defer time.AfterFunc(dur, cancel).Stop()
 		run := &soakRun{ctx: ctx, cancel: cancel}
 		var wg sync.WaitGroup
 		for i, dialer := range []string{"", b} {
@@ -241,13 +244,19 @@ func soakKeepAlive(ctx context.Context, c *http.Client, url string, rng *rand.Ra
 	if err != nil {
 		return err
 	}
+	return doChecked(c, req, 1, want)
+}
+
+// doChecked makes req and checks the status, the HTTP major version and
+// every byte of the body.
+func doChecked(c *http.Client, req *http.Request, protoMajor int, want []byte) error {
 	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("%s %s: status %d", req.Method, req.URL, resp.StatusCode)
+	if resp.StatusCode != 200 || resp.ProtoMajor != protoMajor {
+		return fmt.Errorf("%s %s: status %d over %s", req.Method, req.URL, resp.StatusCode, resp.Proto)
 	}
 	return checkBody(resp.Body, want)
 }
@@ -296,15 +305,7 @@ func soakH2(ctx context.Context, c *http.Client, url string, rng *rand.Rand) err
 	if err != nil {
 		return err
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
-		return fmt.Errorf("status %d over %s", resp.StatusCode, resp.Proto)
-	}
-	return checkBody(resp.Body, randomBytes(uint64(n), n))
+	return doChecked(c, req, 2, randomBytes(uint64(n), n))
 }
 
 // soakWebSocket opens a websocket and echoes a few messages on it.

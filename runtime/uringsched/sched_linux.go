@@ -350,6 +350,9 @@ func (s *Scheduler) recycle(bids []uint16) {
 // growBufs doubles the buffers the kernel may fill, up to the ring's
 // size, when the load has taken most of them.
 func (s *Scheduler) growBufs() {
+	if s.bufs.Given() == int32(s.bufs.Entries()) {
+		return // all given: no lock per completion when the ring is short
+	}
 	s.bufMu.Lock()
 	n := s.bufs.Grow(uint16(s.bufs.Given()))
 	if n > 0 {
