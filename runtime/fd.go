@@ -55,9 +55,13 @@ type FD interface {
 	// RawControl calls f with the descriptor, which stays open meanwhile.
 	RawControl(f func(sysfd int)) error
 	// RawRead calls f until it returns true, waiting for readability in
-	// between; it holds the read lock throughout.
+	// between; it holds the read lock throughout. f sees the stream as
+	// it would on a net conn: the backend stops reading ahead first.
 	RawRead(f func(sysfd int) bool) error
 	// RawWrite calls f until it returns true, waiting for writability in
 	// between; it holds the write lock throughout.
 	RawWrite(f func(sysfd int) bool) error
+	// Dup returns a close-on-exec duplicate of the descriptor that sees
+	// the stream as it would on a net conn, for File.
+	Dup() (int, error)
 }

@@ -165,16 +165,13 @@ func (c *Conn) opError(op, syscallName string, err error) error {
 	return opError(op, c.network, c.LocalAddr(), c.raddr, syscallName, err)
 }
 
+// dupFile duplicates fd's socket for File: the backend first stops
+// anything it does with the socket on its own, so that the duplicate sees
+// the stream as it would on a net conn.
 func dupFile(fd unetrt.FD, name string) (*os.File, error) {
-	var (
-		ns   int
-		derr error
-	)
-	if err := fd.RawControl(func(s int) { ns, derr = unix.FcntlInt(uintptr(s), unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+	ns, err := fd.Dup()
+	if err != nil {
 		return nil, err
-	}
-	if derr != nil {
-		return nil, derr
 	}
 	return os.NewFile(uintptr(ns), name), nil
 }

@@ -74,10 +74,10 @@ func (s *Scheduler) dispatch(ev *unix.EpollEvent) {
 	// transition. This spares a channel operation for the EPOLLOUT that
 	// rides along with nearly every input event.
 	if e&(unix.EPOLLIN|unix.EPOLLPRI|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 && !f.readReady.Swap(true) {
-		f.rw.Notify()
+		f.RD.Notify()
 	}
 	if e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 && !f.writeReady.Swap(true) {
-		f.ww.Notify()
+		f.WR.Notify()
 	}
 }
 

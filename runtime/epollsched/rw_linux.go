@@ -27,10 +27,10 @@ const maxRW = 1 << 30
 // when this holds). internal/poll instead pays for a read(2) that fails
 // with EAGAIN before every park.
 func (f *fd) Read(p []byte) (int, error) {
-	if err := f.lock.ReadLock(); err != nil {
+	if err := f.Lock.ReadLock(); err != nil {
 		return 0, err
 	}
-	defer f.lock.ReadUnlock()
+	defer f.Lock.ReadUnlock()
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -40,8 +40,8 @@ func (f *fd) Read(p []byte) (int, error) {
 	for {
 		// First, so that a deadline already past fails even with data
 		// buffered, as in package net.
-		if err := f.rw.Err(); err != nil {
-			return 0, err
+		if err := f.RD.Err(); err != nil {
+			return f.read(0, err)
 		}
 		if f.readReady.Swap(false) {
 			n, err := f.sysRead(p)
@@ -51,24 +51,21 @@ func (f *fd) Read(p []byte) (int, error) {
 				if n == len(p) || !f.shortReadDrains.Load() {
 					f.readReady.Store(true)
 				}
-				c := &f.s.counters
-				c.Reads.Add(1)
-				c.BytesRead.Add(uint64(n))
-				return n, nil
+				return f.read(n, nil)
 			case err == nil:
 				// EOF stays: every later read must see it without an edge.
 				f.readReady.Store(true)
 				if f.stream {
-					return 0, io.EOF
+					return f.read(0, io.EOF)
 				}
-				return 0, nil // an empty datagram
+				return f.read(0, nil) // an empty datagram
 			case err != unix.EAGAIN:
 				f.readReady.Store(true)
-				return 0, err
+				return f.read(0, err)
 			}
 		}
-		if err := f.wait(&f.rw); err != nil {
-			return 0, err
+		if err := f.Park(&f.RD); err != nil {
+			return f.read(0, err)
 		}
 	}
 }
@@ -77,24 +74,16 @@ func (f *fd) Read(p []byte) (int, error) {
 // or EAGAIN means the send buffer is full, and the kernel reports the space
 // it frees with an edge after the swap.
 func (f *fd) Write(p []byte) (int, error) {
-	if err := f.lock.WriteLock(); err != nil {
+	if err := f.Lock.WriteLock(); err != nil {
 		return 0, err
 	}
-	defer f.lock.WriteUnlock()
+	defer f.Lock.WriteUnlock()
 	if len(p) == 0 {
-		// As internal/poll: one write(2) of nothing, which reports a
-		// shut-down or reset socket (EPIPE, ECONNRESET).
-		if err := f.ww.Err(); err != nil {
-			return 0, err
-		}
-		if _, err := f.sysWrite(nil); err != nil && err != unix.EAGAIN {
-			return 0, err
-		}
-		return 0, nil
+		return f.wrote(0, f.WriteZero())
 	}
 	var nn int
 	for {
-		if err := f.ww.Err(); err != nil {
+		if err := f.WR.Err(); err != nil {
 			return f.wrote(nn, err)
 		}
 		if f.writeReady.Swap(false) {
@@ -121,26 +110,28 @@ func (f *fd) Write(p []byte) (int, error) {
 				return f.wrote(nn, err)
 			}
 		}
-		if err := f.wait(&f.ww); err != nil {
+		if err := f.Park(&f.WR); err != nil {
 			return f.wrote(nn, err)
 		}
 	}
 }
 
+// read counts a finished Read.
+func (f *fd) read(n int, err error) (int, error) {
+	f.CountRead(n)
+	return n, err
+}
+
 // wrote counts a finished Write.
 func (f *fd) wrote(n int, err error) (int, error) {
-	if n > 0 {
-		c := &f.s.counters
-		c.Writes.Add(1)
-		c.BytesWritten.Add(uint64(n))
-	}
+	f.CountWrite(n)
 	return n, err
 }
 
 func (f *fd) sysRead(p []byte) (int, error) {
 	for {
-		n, err := unix.Read(f.sysfd, p)
-		f.s.counters.IOSyscalls.Add(1)
+		n, err := unix.Read(f.Sysfd, p)
+		f.CountSyscalls(1)
 		if err != unix.EINTR {
 			return n, err
 		}
@@ -149,8 +140,8 @@ func (f *fd) sysRead(p []byte) (int, error) {
 
 func (f *fd) sysWrite(p []byte) (int, error) {
 	for {
-		n, err := unix.Write(f.sysfd, p)
-		f.s.counters.IOSyscalls.Add(1)
+		n, err := unix.Write(f.Sysfd, p)
+		f.CountSyscalls(1)
 		if err != unix.EINTR {
 			return n, err
 		}

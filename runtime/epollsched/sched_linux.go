@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,28 +26,18 @@ type Scheduler struct {
 
 var _ runtime.Scheduler = (*Scheduler)(nil)
 
-// The process-wide scheduler, started by the first successful Default.
-var (
-	defaultMu    sync.Mutex
-	defaultSched *Scheduler
-)
+// defaultScheduler is the process-wide scheduler once one start succeeded.
+var defaultScheduler runtime.Lazy[*Scheduler]
 
 // Default returns the process-wide epoll scheduler, starting it on first
 // use. A failure to start is returned to every caller, and the next call
 // tries again, so that a passing shortage (EMFILE) does not disable the
 // backend for good.
-func Default() (*Scheduler, error) {
-	defaultMu.Lock()
-	defer defaultMu.Unlock()
-	if defaultSched == nil {
-		s, err := start()
-		if err != nil {
-			return nil, err
-		}
-		defaultSched = s
-	}
-	return defaultSched, nil
-}
+func Default() (*Scheduler, error) { return defaultScheduler.Get(start) }
+
+// Running returns the process-wide scheduler if it has started, without
+// starting it.
+func Running() (*Scheduler, bool) { return defaultScheduler.Peek() }
 
 // start creates the epoll instance and its poller goroutine.
 func start() (*Scheduler, error) {
@@ -109,14 +98,17 @@ func (s *Scheduler) newFD(sysfd int) (*fd, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("getsockopt", err)
 	}
-	f := &fd{s: s, sysfd: sysfd, gen: s.gen.Add(1), stream: typ == unix.SOCK_STREAM}
-	f.lock.Init(f.destroy)
-	f.rw.Init(s.onExpire)
-	f.ww.Init(s.onExpire)
+	domain, err := unix.GetsockoptInt(sysfd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	s.counters.IOSyscalls.Add(1)
+	if err != nil {
+		return nil, os.NewSyscallError("getsockopt", err)
+	}
+	f := &fd{s: s, gen: s.gen.Add(1), stream: typ == unix.SOCK_STREAM}
+	f.Init(sysfd, &s.counters, s.onExpire, f)
 	// Nothing is known yet, so the first operation tries its system call.
 	f.readReady.Store(true)
 	f.writeReady.Store(true)
-	f.shortReadDrains.Store(f.stream)
+	f.shortReadDrains.Store(f.stream && domain != unix.AF_UNIX)
 
 	// The slot is filled before the registration so that the first event
 	// finds it.

@@ -1,6 +1,7 @@
 package uringsched
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 )
@@ -20,9 +21,13 @@ type config struct {
 	// given as the load asks (UNET_URING_BUFS_INITIAL).
 	bufInitial uint16
 	bufSize    uint32 // UNET_URING_BUFSIZE: bytes per provided buffer
+	// maxReadAhead caps the bytes one multishot receive may take from the
+	// socket for a Read, on kernels that can limit it (Linux 6.16).
+	maxReadAhead int
 	// maxQueued bounds the bytes received for a connection that its
-	// reader has not taken yet; beyond it the multishot receive is
-	// cancelled, so a slow reader cannot drain the buffer ring.
+	// reader has not taken yet on kernels that cannot limit a receive;
+	// beyond it the multishot receive is cancelled, so a slow reader
+	// cannot drain the buffer ring.
 	maxQueued int
 	// shards is the number of rings, each with its own loop, that
 	// descriptors are spread over (UNET_URING_SHARDS).
@@ -36,37 +41,48 @@ var defaultConfig = config{
 	bufCount:      16384,
 	bufInitial:    256,
 	bufSize:       4096,
+	maxReadAhead:  64 << 10,
 	maxQueued:     256 << 10,
 	shards:        1,
 }
 
-func configFromEnv() config {
+// configFromEnv reads the UNET_URING_* variables over the defaults. A
+// variable that is set but invalid is an error that names it: a typo must
+// not silently measure the default.
+func configFromEnv() (config, error) {
 	c := defaultConfig
-	envUint := func(name string, dst *uint32) {
-		if v, err := strconv.ParseUint(os.Getenv(name), 10, 32); err == nil && v > 0 {
-			*dst = uint32(v)
+	var err error
+	envUint := func(name string, lo, hi uint64, pow2 bool, set func(uint64)) {
+		v, ok := os.LookupEnv(name)
+		if !ok || err != nil {
+			return
+		}
+		n, perr := strconv.ParseUint(v, 10, 64)
+		switch {
+		case perr != nil || n < lo || n > hi:
+			err = fmt.Errorf("%s=%q: want a whole number from %d to %d", name, v, lo, hi)
+		case pow2 && n&(n-1) != 0:
+			err = fmt.Errorf("%s=%q: want a power of two from %d to %d", name, v, lo, hi)
+		default:
+			set(n)
 		}
 	}
-	envUint("UNET_URING_SQ", &c.sqEntries)
-	envUint("UNET_URING_CQ", &c.cqEntries)
-	envUint("UNET_URING_BUFSIZE", &c.bufSize)
-	var bufs uint32
-	envUint("UNET_URING_BUFS", &bufs)
-	if bufs > 0 && bufs <= 1<<15 && bufs&(bufs-1) == 0 {
-		c.bufCount = uint16(bufs)
+	envUint("UNET_URING_SQ", 1, 32768, false, func(n uint64) { c.sqEntries = uint32(n) })
+	envUint("UNET_URING_CQ", 1, 1<<20, false, func(n uint64) { c.cqEntries = uint32(n) })
+	envUint("UNET_URING_BUFSIZE", 64, 1<<20, false, func(n uint64) { c.bufSize = uint32(n) })
+	envUint("UNET_URING_BUFS", 1, 1<<15, true, func(n uint64) { c.bufCount = uint16(n) })
+	envUint("UNET_URING_BUFS_INITIAL", 1, 1<<15, false, func(n uint64) { c.bufInitial = uint16(n) })
+	envUint("UNET_URING_SHARDS", 1, 64, false, func(n uint64) { c.shards = int(n) })
+	if err != nil {
+		return c, err
 	}
-	var initial uint32
-	envUint("UNET_URING_BUFS_INITIAL", &initial)
-	if initial > 0 && initial <= 1<<15 {
-		c.bufInitial = uint16(initial)
-	}
-	var shards uint32
-	envUint("UNET_URING_SHARDS", &shards)
-	if shards > 0 && shards <= 64 {
-		c.shards = int(shards)
-	}
-	if os.Getenv("UNET_URING_RECV") == "single" {
+	switch v, ok := os.LookupEnv("UNET_URING_RECV"); {
+	case !ok || v == "multishot":
+	case v == "single":
 		c.multishotRecv = false
+	default:
+		return c, fmt.Errorf("UNET_URING_RECV=%q: want multishot or single", v)
 	}
-	return c
+	c.bufInitial = min(c.bufInitial, c.bufCount)
+	return c, nil
 }

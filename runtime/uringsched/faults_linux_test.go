@@ -246,10 +246,12 @@ func testBufferExhaustion(t *testing.T, initial uint16) {
 		p := make([]byte, 1+size)
 		rand.NewChaCha8([32]byte{byte(i), 1}).Read(p)
 		payloads[i] = p
-		// One byte and one Read arm the conn's multishot receive.
+		// One byte and one Read arm the conn's multishot receive, with
+		// room for the whole payload: read-ahead is bounded by the
+		// Read's length.
 		_, err := clients[i].Write(p[:1])
 		require.NoError(t, err)
-		b := make([]byte, 1)
+		b := make([]byte, 2*size)
 		n, err := servers[i].Read(b)
 		require.NoError(t, err)
 		require.Equal(t, p[:1], b[:n])
@@ -397,12 +399,12 @@ func TestFaultResetAfterCappedReceive(t *testing.T) {
 			require.ErrorIs(t, err, unix.ECONNRESET, "iteration %d", i)
 		case <-time.After(3 * time.Second):
 			f := a.(*fd)
-			pfd := []unix.PollFd{{Fd: int32(f.sysfd), Events: unix.POLLIN}}
+			pfd := []unix.PollFd{{Fd: int32(f.Sysfd), Events: unix.POLLIN}}
 			unix.Poll(pfd, 0)
 			f.qmu.Lock()
 			armed, inflight := f.armed, f.inflight.Load()
 			f.qmu.Unlock()
-			soerr, _ := unix.GetsockoptInt(f.sysfd, unix.SOL_SOCKET, unix.SO_ERROR)
+			soerr, _ := unix.GetsockoptInt(f.Sysfd, unix.SOL_SOCKET, unix.SO_ERROR)
 			a.Close() // wakes the Read
 			<-rerr
 			t.Fatalf("iteration %d: Read still parked 3s after the peer's reset: multishot armed=%v, requests in the kernel %d, poll(2) revents %#x, SO_ERROR %d (%v), %d cancels so far",

@@ -14,7 +14,6 @@ const (
 	kindRecv                    // one receive into the caller's buffer
 	kindSend
 	kindAccept
-	kindConnect
 	kindPollIn
 	kindPollOut
 )
@@ -41,8 +40,8 @@ type op struct {
 	// never on a goroutine stack that could be copied.
 	buf []byte
 
-	// sa and salen belong to accept and connect: the kernel writes the
-	// peer's address here, or reads the address to connect to.
+	// sa and salen belong to accept: the kernel writes the peer's
+	// address and its length here.
 	sa    *unix.RawSockaddrAny
 	salen uint32
 }

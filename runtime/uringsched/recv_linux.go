@@ -3,21 +3,41 @@ package uringsched
 import (
 	"io"
 	"sync"
+	"unsafe"
 
+	unetrt "github.com/unetio/unet/runtime"
 	"golang.org/x/sys/unix"
 )
 
 // recvQueue holds what the multishot receive put in provided buffers and
 // the reader has not taken yet.
+//
+// Read-ahead is bounded by the reader. A Read that finds the queue empty
+// arms the multishot receive with a limit of the Read's own length
+// (IORING_RECV_MSHOT_LIM, Linux 6.16; capped at config.maxReadAhead): the
+// kernel stops it once that many bytes arrived, so at most one Read's
+// worth of data leaves the socket before the application asks for more,
+// the rest stays in the kernel's receive queue under SO_RCVBUF and TCP flow
+// control, and a raw read or a duplicate after Read(p) sees what net would
+// have left there. Small completions are copied into the tail buffer's
+// free room and their buffer goes straight back to the kernel, so a peer
+// that sends a byte per segment holds one buffer, not one per byte.
 type recvQueue struct {
-	qmu     sync.Mutex
-	q       []queuedBuf // q[qhead:] are waiting, oldest first
-	qhead   int
-	qbytes  int
-	rerr    error // EOF or the error that ended the stream, after q
-	armed   bool  // a multishot receive is in the kernel
-	capped  bool  // the armed receive is being cancelled: the queue is full
-	starved bool  // the last receive found no provided buffer
+	// qmu guards the queue. It is the innermost lock: it is taken under
+	// cqMu by the dispatcher, so nothing holding it may take sqMu or
+	// cqMu, or submit.
+	qmu    sync.Mutex
+	qstop  sync.Cond   // signalled when the multishot receive stops; L is &qmu
+	q      []queuedBuf // q[qhead:] are waiting, oldest first
+	qhead  int
+	qbytes int
+	rerr   error // EOF or the error that ended the stream, after q
+	armed  bool  // a multishot receive is in the kernel
+	// budget is what the armed receive may still take before its limit
+	// stops it; meaningful only with the kernel's limit.
+	budget  int
+	capped  bool // the armed receive is being cancelled: the queue is full
+	starved bool // the last receive found no provided buffer
 	// armChecked says the socket was checked for a pending error since
 	// the multishot receive last stopped (or ever). A multishot receive
 	// armed on a socket that already holds data and a pending reset was
@@ -26,8 +46,11 @@ type recvQueue struct {
 	// for the error, and a failed socket is read with one-shot receives
 	// (oneShot) to its end.
 	armChecked bool
-	oneShot    bool
-	recycles   []uint16
+	// oneShot says every Read receives once into the caller's slice from
+	// now on: the socket failed, or it was handed off to raw code or a
+	// duplicate, which must see the stream as net would leave it.
+	oneShot  bool
+	recycles []uint16
 }
 
 // queuedBuf is the unread part [off, n) of provided buffer bid.
@@ -45,6 +68,66 @@ const (
 	recvCheckArm                   // check the socket, then arm and park
 	recvIntoCaller                 // receive once into the caller's buffer
 )
+
+// Read implements runtime.FD.
+func (f *fd) Read(p []byte) (int, error) {
+	if err := f.Lock.ReadLock(); err != nil {
+		return 0, err
+	}
+	defer f.Lock.ReadUnlock()
+	if len(p) > maxRW {
+		p = p[:maxRW]
+	}
+	n, err := f.read(p)
+	f.CountRead(n)
+	return n, err
+}
+
+func (f *fd) read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if err := f.RD.Err(); err != nil {
+			return 0, err
+		}
+		n, next, err := f.takeQueued(p)
+		switch {
+		case n > 0 || err != nil:
+			return n, err
+		case next == recvIntoCaller:
+			return f.recvInto(p)
+		case next == recvArm:
+			f.armRecv(len(p))
+		case next == recvCheckArm:
+			f.checkAndArm(len(p))
+		}
+		if err := f.Park(&f.RD); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// recvInto receives once, straight into p: the path when multishot
+// receive is off, the provided buffers have run out, or the socket was
+// handed off.
+func (f *fd) recvInto(p []byte) (int, error) {
+	o := f.newOp(&f.recv, kindRecv)
+	o.buf = p
+	f.submit(o, func(e *sqe, ud uint64) {
+		e.PrepRecv(int32(f.Sysfd), unsafe.Pointer(&p[0]), uint32(len(p)), 0, ud)
+	})
+	res, err := f.await(o, &f.RD)
+	switch {
+	case res > 0:
+		return int(res), nil
+	case res == 0:
+		return 0, io.EOF
+	case err != nil:
+		return 0, err
+	}
+	return 0, unix.Errno(-res)
+}
 
 // takeQueued copies queued bytes into p, or says what to do when there are
 // none. Buffers it empties go back to the kernel.
@@ -85,14 +168,18 @@ func (f *fd) takeQueued(p []byte) (n int, next recvNext, err error) {
 			// for buffers instead was measured: at 4096 conns on 1024
 			// buffers the woken receivers ran the ring dry again at
 			// once, 1.2 exhaustions per request.)
+			f.s.counters.Fallbacks.Add(1)
 			next = recvIntoCaller
-		case !f.armChecked:
-			f.starved = false
-			next = recvCheckArm
 		default:
 			f.starved = false
 			f.armed = true
+			_, limit := f.s.recvLimits(len(p))
+			f.budget = int(limit)
 			next = recvArm
+			if !f.armChecked {
+				f.armChecked = true
+				next = recvCheckArm
+			}
 		}
 	}
 	f.recycles = bids[:0]
@@ -101,20 +188,33 @@ func (f *fd) takeQueued(p []byte) (n int, next recvNext, err error) {
 	return n, next, err
 }
 
-// armRecv submits the multishot receive; takeQueued has marked it armed.
-func (f *fd) armRecv() {
-	f.submit(&f.recvMulti, func(e *sqe, ud uint64) {
-		e.PrepRecvMultishot(int32(f.sysfd), bufGroup, 0, ud)
-	})
+// prepRecv prepares the multishot receive for a Read of want bytes;
+// takeQueued has marked it armed and set its budget.
+func (f *fd) prepRecv(e *sqe, want int, ud uint64) {
+	length, limit := f.s.recvLimits(want)
+	e.PrepRecvMultishot(int32(f.Sysfd), bufGroup, length, limit, ud)
+}
+
+// armRecv submits the multishot receive for a Read of want bytes.
+func (f *fd) armRecv(want int) {
+	f.submit(&f.recvMulti, func(e *sqe, ud uint64) { f.prepRecv(e, want, ud) })
 }
 
 // onRecv queues one completion of the multishot receive; cqMu is held.
 func (f *fd) onRecv(res int32, flags uint32, more bool) {
+	var recycle uint16
+	recycled := false
 	f.qmu.Lock()
 	switch {
 	case res > 0 && flags&cqeFBuffer != 0:
 		f.s.freeBufs.Add(-1)
-		f.q = append(f.q, queuedBuf{bid: uint16(flags >> cqeBufferShift), n: uint32(res)})
+		bid := uint16(flags >> cqeBufferShift)
+		f.budget -= int(res)
+		if f.appendToTail(bid, uint32(res)) {
+			recycle, recycled = bid, true
+		} else {
+			f.q = append(f.q, queuedBuf{bid: bid, n: uint32(res)})
+		}
 		f.qbytes += int(res)
 		if f.s.buffersLow() {
 			f.s.growBufs()
@@ -126,28 +226,54 @@ func (f *fd) onRecv(res int32, flags uint32, more bool) {
 		f.s.counters.BufferExhaustions.Add(1)
 		f.s.growBufs()
 	case res == -int32(unix.ECANCELED):
-		// Cancelled by us, because the queue was full or the fd is
-		// closing: not an error of the stream.
+		// Cancelled by us, because the queue was full, the socket is
+		// handed off or the fd is closing: not an error of the stream.
 	case res < 0:
 		f.rerr = unix.Errno(-res)
 	}
 	if !more {
-		// Stopped by a cancel, an empty buffer ring or the kernel's own
-		// choice, rather than by the end of the stream: check again
-		// before re-arming.
-		f.armChecked = f.armChecked && f.rerr != nil
+		// Stopped by its limit, a cancel, an empty buffer ring or the
+		// kernel's own choice, rather than by the end of the stream.
+		// Unless the limit stopped it, check the socket again before
+		// re-arming.
+		limitHit := res > 0 && f.s.mshotLimit && f.budget <= 0
+		f.armChecked = f.armChecked && (f.rerr != nil || limitHit)
 		f.armed, f.capped = false, false
+		f.qstop.Broadcast()
 	}
 	capNow := more && !f.capped && f.qbytes > f.s.cfg.maxQueued
 	if capNow {
 		f.capped = true
 	}
 	f.qmu.Unlock()
-	if capNow {
-		// Stop receiving until the reader catches up; Read re-arms when
-		// the queue is empty. cancel takes sqMu, never held with qmu.
-		f.s.cancelAsync(&f.recvMulti)
+	if recycled {
+		f.s.recycle([]uint16{recycle})
 	}
+	if capNow {
+		// Without the kernel's limit, stop receiving until the reader
+		// catches up; Read re-arms when the queue is empty. The
+		// dispatcher may run under sqMu, so the cancel is queued for
+		// the loop's next flush.
+		f.s.cancelLater(&f.recvMulti)
+	}
+}
+
+// appendToTail copies n bytes that arrived in buffer bid into the free
+// room of the last queued buffer, if they fit, so that bid can go back to
+// the kernel at once; qmu is held.
+func (f *fd) appendToTail(bid uint16, n uint32) bool {
+	if f.qhead == len(f.q) {
+		return false
+	}
+	tail := &f.q[len(f.q)-1]
+	size := f.s.bufs.BufSize()
+	if tail.n+n > size {
+		return false
+	}
+	dst := f.s.bufs.Buf(tail.bid, int(size))
+	copy(dst[tail.n:tail.n+n], f.s.bufs.Buf(bid, int(n)))
+	tail.n += n
+	return true
 }
 
 // checkAndArm arms the multishot receive and then looks for an error or
@@ -156,27 +282,48 @@ func (f *fd) onRecv(res int32, flags uint32, more bool) {
 // wakes the armed receive as usual, and one that arrived earlier shows in
 // poll(2), which has the receive cancelled and the fd read with one-shot
 // receives from then on.
-func (f *fd) checkAndArm() {
-	f.qmu.Lock()
-	f.armChecked, f.armed = true, true
-	f.qmu.Unlock()
+func (f *fd) checkAndArm(want int) {
 	f.recvMulti.start()
 	f.inflight.Add(1)
-	f.s.sqMu.Lock()
-	f.s.getSQE().PrepRecvMultishot(int32(f.sysfd), bufGroup, 0, f.recvMulti.userData())
-	f.s.submitLocked()
-	f.s.sqMu.Unlock()
+	f.s.submitNow(func(e *sqe) { f.prepRecv(e, want, f.recvMulti.userData()) })
 
-	pfd := []unix.PollFd{{Fd: int32(f.sysfd), Events: unix.POLLIN}}
+	pfd := []unix.PollFd{{Fd: int32(f.Sysfd), Events: unix.POLLIN}}
 	_, err := unix.Poll(pfd, 0)
-	f.s.counters.IOSyscalls.Add(1)
+	f.CountSyscalls(1)
 	if err != nil || pfd[0].Revents&(unix.POLLERR|unix.POLLHUP) == 0 {
 		return
 	}
 	f.qmu.Lock()
 	f.oneShot = true
 	f.qmu.Unlock()
-	f.s.cancelAsync(&f.recvMulti)
+	f.s.cancel(&f.recvMulti)
+}
+
+// HandOff implements runtime.FDOps: raw code or a duplicate is about to
+// use the socket, so the multishot receive stops for good and every Read
+// receives into the caller's slice from now on; once the receive is out
+// of the kernel, the socket holds what net would have left there. Bytes
+// the receive took that no Read returned yet cannot go back: HandOff then
+// fails with runtime.ErrUnreadData rather than let raw code see a hole.
+func (f *fd) HandOff() error {
+	if f.s.bufs == nil {
+		return nil // receives go straight into the caller's slice
+	}
+	f.qmu.Lock()
+	defer f.qmu.Unlock()
+	f.oneShot = true
+	if f.armed {
+		f.qmu.Unlock()
+		f.s.cancel(&f.recvMulti)
+		f.qmu.Lock()
+		for f.armed {
+			f.qstop.Wait()
+		}
+	}
+	if f.qbytes > 0 {
+		return unetrt.ErrUnreadData
+	}
+	return nil
 }
 
 // releaseQueued gives every queued buffer back at destroy and reports

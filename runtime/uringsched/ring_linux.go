@@ -377,13 +377,16 @@ func (s *sqe) PrepRecv(fd int32, buf unsafe.Pointer, n uint32, msgFlags uint32, 
 // PrepRecvMultishot prepares a multishot receive into buffers of the
 // provided buffer group bufGroup: one CQE per chunk received, each with
 // IORING_CQE_F_BUFFER and the buffer id, and IORING_CQE_F_MORE while the
-// request stays armed.
-func (s *sqe) PrepRecvMultishot(fd int32, bufGroup uint16, msgFlags uint32, userData uint64) {
-	s.prepRW(opRecv, fd, 0, 0, 0, userData)
-	s.OpFlags = msgFlags
+// request stays armed. A non-zero length caps each chunk (Linux 6.15) and
+// a non-zero limit ends the request once that many bytes arrived in all
+// (IORING_RECV_MSHOT_LIM, in sqe->optlen, Linux 6.16); earlier kernels
+// refuse either with EINVAL.
+func (s *sqe) PrepRecvMultishot(fd int32, bufGroup uint16, length, limit uint32, userData uint64) {
+	s.prepRW(opRecv, fd, 0, length, 0, userData)
 	s.Ioprio = recvMultishot
 	s.Flags = sqeBufferSelect
 	s.BufIndex = bufGroup
+	s.SpliceFdIn = int32(limit) // optlen
 }
 
 // PrepSend prepares a send(2) of n bytes from buf, which must stay valid

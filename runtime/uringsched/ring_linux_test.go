@@ -193,7 +193,7 @@ func TestRecvMultishot(t *testing.T) {
 	require.EqualValues(t, 16, br.BufSize())
 	a, b := socketpair(t)
 
-	r.GetSQE().PrepRecvMultishot(a, group, 0, 42)
+	r.GetSQE().PrepRecvMultishot(a, group, 0, 0, 42)
 	var bids []uint16
 	for i := range 4 {
 		msg := fmt.Sprintf("msg-%d", i)
@@ -223,7 +223,7 @@ func TestRecvMultishot(t *testing.T) {
 		br.Recycle(bid)
 	}
 	br.Publish()
-	r.GetSQE().PrepRecvMultishot(a, group, 0, 43)
+	r.GetSQE().PrepRecvMultishot(a, group, 0, 0, 43)
 	c = reapN(t, r, 1)[0]
 	require.EqualValues(t, 5, c.Res)
 	require.NotZero(t, c.Flags&cqeFMore)
@@ -249,7 +249,7 @@ func TestBufRingGrow(t *testing.T) {
 
 	recvAll := func(ud uint64, msgs ...string) []uint16 {
 		t.Helper()
-		r.GetSQE().PrepRecvMultishot(a, group, 0, ud)
+		r.GetSQE().PrepRecvMultishot(a, group, 0, 0, ud)
 		var bids []uint16
 		for _, msg := range msgs {
 			_, err := unix.Write(int(b), []byte(msg))

@@ -31,11 +31,26 @@ type Scheduler struct {
 	// first; nil for one ring (UNET_URING_SHARDS).
 	shards []*Scheduler
 
+	// mshotLimit says the kernel can limit a multishot receive's total
+	// (IORING_RECV_MSHOT_LIM), found at start by probeRecv.
+	mshotLimit bool
+
+	// Lock order: sqMu, then cqMu (a full queue or EBUSY reaps), then an
+	// fd's qmu (the dispatcher queues receives). Every lock is released by
+	// defer wherever what it guards can panic, so that a panic a handler
+	// recovers (net/http does) cannot leave the ring locked.
 	sqMu        sync.Mutex   // guards the submission queue
 	unsubmitted atomic.Int32 // SQEs prepared but not submitted, for the loop's idle check
 	bufMu       sync.Mutex   // guards recycling into the buffer ring
 	freeBufs    atomic.Int32 // provided buffers the kernel can still fill
 	cqMu        sync.Mutex   // one goroutine reaps at a time
+
+	// cancels are the user_data of requests the dispatcher wants
+	// cancelled: it runs under cqMu, maybe inside submitLocked, so it
+	// cannot take sqMu; the next flush submits them.
+	cancelMu       sync.Mutex
+	cancels        []uint64
+	pendingCancels atomic.Bool
 
 	// loopActive is true while the loop is running or runnable and so
 	// will submit what is queued; a goroutine that queues a request while
@@ -50,7 +65,17 @@ type Scheduler struct {
 	loopDone   chan struct{}
 }
 
-var defaultScheduler = sync.OnceValues(func() (*Scheduler, error) { return startShards(configFromEnv()) })
+// defaultScheduler is the process's scheduler once one start succeeded.
+var defaultScheduler unetrt.Lazy[*Scheduler]
+
+// startDefault reads the configuration and starts the rings.
+func startDefault() (*Scheduler, error) {
+	cfg, err := configFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return startShards(cfg)
+}
 
 // startShards starts cfg.shards rings that share their counters, and
 // returns the first, which spreads new descriptors over all of them.
@@ -74,8 +99,14 @@ func startShards(cfg config) (*Scheduler, error) {
 }
 
 // Default returns the process's io_uring scheduler, starting it on first
-// use. If io_uring is unavailable it returns the reason, each call.
-func Default() (*Scheduler, error) { return defaultScheduler() }
+// use. If io_uring is unavailable it returns the reason, and the next call
+// tries again, as epollsched does: a shortage of descriptors or memory at
+// the first conn must not disable the backend for good.
+func Default() (*Scheduler, error) { return defaultScheduler.Get(startDefault) }
+
+// Running returns the process's scheduler if it has started, without
+// starting it.
+func Running() (*Scheduler, bool) { return defaultScheduler.Peek() }
 
 // Name implements runtime.Scheduler.
 func (s *Scheduler) Name() string { return "uring" }
@@ -104,6 +135,10 @@ func start(cfg config, counters *unetrt.Counters) (*Scheduler, error) {
 			return nil, fmt.Errorf("provided buffer ring (Linux 5.19+): %w", err)
 		}
 		s.freeBufs.Store(s.bufs.Given())
+		if err := s.probeRecv(); err != nil {
+			s.closeRing()
+			return nil, err
+		}
 	}
 	if err := s.watchRing(); err != nil {
 		s.closeRing()
@@ -192,7 +227,7 @@ func (s *Scheduler) loop() {
 // The loop calls it after the netpoller's reset, so anything that arrives
 // later wakes the netpoller.
 func (s *Scheduler) hasWork() bool {
-	return s.stopped.Load() || s.ring.CQReady() > 0 || s.unsubmitted.Load() > 0 || s.ring.NeedsEnter()
+	return s.stopped.Load() || s.ring.CQReady() > 0 || s.unsubmitted.Load() > 0 || s.ring.NeedsEnter() || s.pendingCancels.Load()
 }
 
 // kick makes sure queued requests reach the kernel: the loop submits them
@@ -223,17 +258,52 @@ func (s *Scheduler) getSQE() *sqe {
 	}
 }
 
-// flush submits the queued requests and reaps what completed meanwhile;
-// it returns the number of completions reaped.
+// flush submits the queued requests, and the cancels the dispatcher
+// asked for, and reaps what completed meanwhile; it returns the number of
+// completions reaped.
 func (s *Scheduler) flush() int {
-	s.sqMu.Lock()
-	if s.ring.Pending() == 0 && !s.ring.NeedsEnter() {
-		s.sqMu.Unlock()
+	if !s.submitQueued() {
 		return 0
 	}
-	s.submitLocked()
-	s.sqMu.Unlock()
 	return s.reap()
+}
+
+// submitQueued submits what is queued, if anything; it reports whether it
+// entered the kernel.
+func (s *Scheduler) submitQueued() bool {
+	s.sqMu.Lock()
+	defer s.sqMu.Unlock()
+	if s.pendingCancels.Load() {
+		s.prepCancelsLocked()
+	}
+	if s.ring.Pending() == 0 && !s.ring.NeedsEnter() {
+		return false
+	}
+	s.submitLocked()
+	return true
+}
+
+// prepCancelsLocked queues the cancels the dispatcher asked for; sqMu is
+// held.
+func (s *Scheduler) prepCancelsLocked() {
+	s.cancelMu.Lock()
+	uds := s.cancels
+	s.cancels = nil
+	s.pendingCancels.Store(false)
+	s.cancelMu.Unlock()
+	for _, ud := range uds {
+		s.getSQE().PrepCancel(ud, 0, 0)
+		s.counters.Cancels.Add(1)
+	}
+}
+
+// cancelLater asks the next flush to cancel o's request. The dispatcher
+// uses it: it may run inside submitLocked, where sqMu is held.
+func (s *Scheduler) cancelLater(o *op) {
+	s.cancelMu.Lock()
+	s.cancels = append(s.cancels, o.userData())
+	s.pendingCancels.Store(true)
+	s.cancelMu.Unlock()
 }
 
 // submitLocked enters the kernel with every queued SQE; sqMu is held.
@@ -242,14 +312,19 @@ func (s *Scheduler) flush() int {
 func (s *Scheduler) submitLocked() {
 	for {
 		getEvents := s.ring.NeedsEnter()
-		_, err := s.ring.Submit(0, getEvents)
+		err := testHookEnter()
+		if err == nil {
+			_, err = s.ring.Submit(0, getEvents)
+		}
 		s.counters.Enters.Add(1)
 		if err == nil {
 			break
 		}
 		if err != unix.EAGAIN && err != unix.EBUSY && err != unix.EINTR {
 			// Nothing else is expected from a well-formed batch; the
-			// requests' own completions report per-request errors.
+			// requests' own completions report per-request errors. The
+			// callers hold sqMu by defer, so the panic leaves no lock
+			// held: a handler's recovered panic does not hang the ring.
 			panic(fmt.Sprintf("uringsched: io_uring_enter: %v", err))
 		}
 		s.reap()
@@ -265,14 +340,21 @@ func (s *Scheduler) reap() int {
 	if !s.cqMu.TryLock() {
 		return 0
 	}
-	n := s.ring.Reap(s.dispatchFn)
-	if s.ring.Overflowed() {
-		s.counters.CQOverflows.Add(1)
-	}
-	s.cqMu.Unlock()
+	n := s.reapLocked()
 	if n > 0 {
 		s.counters.CQEs.Add(uint64(n))
 		s.counters.Reaps.Add(1)
+	}
+	return n
+}
+
+// reapLocked dispatches the completions; cqMu is held and released even
+// if a dispatch panics.
+func (s *Scheduler) reapLocked() int {
+	defer s.cqMu.Unlock()
+	n := s.ring.Reap(s.dispatchFn)
+	if s.ring.Overflowed() {
+		s.counters.CQOverflows.Add(1)
 	}
 	return n
 }
@@ -294,10 +376,9 @@ func (s *Scheduler) dispatch(c *cqe) {
 	default:
 		o.complete(c.Res)
 	}
-	if !more && f.inflight.Add(-1) == 0 && f.lock.Closing() {
-		f.rd.Notify() // destroy waits for the last completion
+	if !more && f.inflight.Add(-1) == 0 && f.Lock.Closing() {
+		f.RD.Notify() // Release waits for the last completion
 	}
-	s.counters.Wakes.Add(1)
 	f.waiterOf(o.kind).Notify()
 }
 
@@ -305,32 +386,46 @@ func (s *Scheduler) dispatch(c *cqe) {
 // -ECANCELED unless it completes first. The cancel's own completion is
 // ignored (user_data 0).
 func (s *Scheduler) cancel(o *op) {
-	s.sqMu.Lock()
-	s.getSQE().PrepCancel(o.userData(), 0, 0)
-	s.submitLocked()
-	s.sqMu.Unlock()
+	s.submitNow(func(e *sqe) { e.PrepCancel(o.userData(), 0, 0) })
 	s.counters.Cancels.Add(1)
 	s.reap()
-}
-
-// cancelAsync queues a cancel of o's request without waiting for the
-// kernel; the dispatcher uses it while it holds cqMu.
-func (s *Scheduler) cancelAsync(o *op) {
-	s.sqMu.Lock()
-	s.getSQE().PrepCancel(o.userData(), 0, 0)
-	s.sqMu.Unlock()
-	s.counters.Cancels.Add(1)
-	s.kick()
 }
 
 // cancelFd cancels every request on sysfd before it is closed.
 func (s *Scheduler) cancelFd(sysfd int) {
-	s.sqMu.Lock()
-	s.getSQE().PrepCancelFd(int32(sysfd), asyncCancelAll, 0)
-	s.submitLocked()
-	s.sqMu.Unlock()
+	s.submitNow(func(e *sqe) { e.PrepCancelFd(int32(sysfd), asyncCancelAll, 0) })
 	s.counters.Cancels.Add(1)
 	s.reap()
+}
+
+// queue prepares one request for the next submission.
+func (s *Scheduler) queue(prep func(e *sqe)) {
+	s.sqMu.Lock()
+	defer s.sqMu.Unlock()
+	prep(s.getSQE())
+}
+
+// submitNow prepares one request and enters the kernel with everything
+// queued, without waiting for the loop.
+func (s *Scheduler) submitNow(prep func(e *sqe)) {
+	s.sqMu.Lock()
+	defer s.sqMu.Unlock()
+	prep(s.getSQE())
+	s.submitLocked()
+}
+
+// recvLimits returns the per-chunk length and the total limit of a
+// multishot receive for a Read of want bytes: the Read's own length, at
+// most maxReadAhead, on kernels that can limit it; no limits elsewhere.
+func (s *Scheduler) recvLimits(want int) (length, limit uint32) {
+	if !s.mshotLimit {
+		return 0, 0
+	}
+	budget := min(want, s.cfg.maxReadAhead)
+	if budget < int(s.bufs.BufSize()) {
+		length = uint32(budget)
+	}
+	return length, uint32(budget)
 }
 
 // recycle gives provided buffers back to the kernel.

@@ -23,3 +23,6 @@ func (*Scheduler) NewFD(int) (unetrt.FD, error) { return nil, net.ErrClosed }
 
 // Counters implements runtime.Scheduler.
 func (*Scheduler) Counters() *unetrt.Counters { return new(unetrt.Counters) }
+
+// Running reports that no scheduler runs: io_uring needs Linux.
+func Running() (*Scheduler, bool) { return nil, false }
