@@ -24,6 +24,9 @@ type config struct {
 	// maxReadAhead caps the bytes one multishot receive may take from the
 	// socket for a Read, on kernels that can limit it (Linux 6.16).
 	maxReadAhead int
+	// maxHeld bounds the bytes of unread data all conns together hold:
+	// each conn's read-ahead is its share of it (bufPool.share).
+	maxHeld int
 	// maxQueued bounds the bytes received for a connection that its
 	// reader has not taken yet on kernels that cannot limit a receive;
 	// beyond it the multishot receive is cancelled, so a slow reader
@@ -42,6 +45,7 @@ var defaultConfig = config{
 	bufInitial:    256,
 	bufSize:       4096,
 	maxReadAhead:  64 << 10,
+	maxHeld:       16 << 20,
 	maxQueued:     256 << 10,
 	shards:        1,
 }

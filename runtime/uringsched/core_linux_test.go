@@ -116,7 +116,7 @@ func TestMultishotProbe(t *testing.T) {
 	if major > 6 || major == 6 && minor >= 16 {
 		require.True(t, s.mshotLimit, "Linux %d.%d limits multishot receives", major, minor)
 	}
-	require.Equal(t, s.bufs.Given(), s.freeBufs.Load(), "the probe kept a provided buffer")
+	require.Equal(t, s.pool.circulating.Load(), s.pool.free.Load(), "the probe kept a provided buffer")
 
 	old := testHookProbeRecv
 	testHookProbeRecv = func() error { return errors.New("kernel lacks multishot receive (IORING_RECV_MULTISHOT, Linux 6.0+)") }

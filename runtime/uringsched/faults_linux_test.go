@@ -34,14 +34,14 @@ func checkReleased(t *testing.T, s *Scheduler) {
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) && (s.table.entries.Load() != 0 ||
-			(s.bufs != nil && s.freeBufs.Load() != s.bufs.Given())) {
+			(s.bufs != nil && s.pool.free.Load() != s.pool.circulating.Load())) {
 			time.Sleep(time.Millisecond)
 		}
 		if n := s.table.entries.Load(); n != 0 {
 			t.Errorf("op table: %d entries registered after every fd was closed", n)
 		}
 		if s.bufs != nil {
-			if n, given := s.freeBufs.Load(), s.bufs.Given(); n != given {
+			if n, given := s.pool.free.Load(), s.pool.circulating.Load(); n != given {
 				t.Errorf("provided buffers: %d of %d back in the ring after every fd was closed", n, given)
 			}
 		}

@@ -41,6 +41,7 @@ func (s *Scheduler) probeRecv() error {
 	}
 	if c.Res == 1 && c.Flags&cqeFMore == 0 {
 		s.mshotLimit = true
+		s.pool.limited = true
 		return nil
 	}
 	if c.Res != -int32(unix.EINVAL) {
@@ -83,7 +84,7 @@ func (s *Scheduler) probeWait() (cqe, error) {
 				got = *c
 			}
 			if c.Flags&cqeFBuffer != 0 {
-				s.freeBufs.Add(-1)
+				s.pool.take()
 				s.recycle([]uint16{uint16(c.Flags >> cqeBufferShift)})
 			}
 		})

@@ -49,9 +49,22 @@ type recvQueue struct {
 	// oneShot says every Read receives once into the caller's slice from
 	// now on: the socket failed, or it was handed off to raw code or a
 	// duplicate, which must see the stream as net would leave it.
-	oneShot  bool
+	oneShot bool
+	// trickle counts the small completions in a row that arrived while
+	// the reader lagged; see onRecv.
+	trickle  int
 	recycles []uint16
 }
+
+// A peer that sends a few bytes per segment to a conn whose reader lags
+// costs a whole buffer per segment until the dispatcher copies it into the
+// tail buffer: after trickleLimit such completions in a row, smaller than
+// trickleSize, the conn's multishot receive stops and it reads with
+// one-shot receives, so that it cannot take the buffers other conns need.
+const (
+	trickleSize  = 256
+	trickleLimit = 64
+)
 
 // queuedBuf is the unread part [off, n) of provided buffer bid.
 type queuedBuf struct {
@@ -91,16 +104,16 @@ func (f *fd) read(p []byte) (int, error) {
 		if err := f.RD.Err(); err != nil {
 			return 0, err
 		}
-		n, next, err := f.takeQueued(p)
+		n, next, limit, err := f.takeQueued(p)
 		switch {
 		case n > 0 || err != nil:
 			return n, err
 		case next == recvIntoCaller:
 			return f.recvInto(p)
 		case next == recvArm:
-			f.armRecv(len(p))
+			f.armRecv(limit)
 		case next == recvCheckArm:
-			f.checkAndArm(len(p))
+			f.checkAndArm(limit)
 		}
 		if err := f.Park(&f.RD); err != nil {
 			return 0, err
@@ -130,10 +143,11 @@ func (f *fd) recvInto(p []byte) (int, error) {
 }
 
 // takeQueued copies queued bytes into p, or says what to do when there are
-// none. Buffers it empties go back to the kernel.
-func (f *fd) takeQueued(p []byte) (n int, next recvNext, err error) {
+// none, with the limit of a receive to arm. Buffers it empties go back to
+// the kernel.
+func (f *fd) takeQueued(p []byte) (n int, next recvNext, limit int, err error) {
 	if f.s.bufs == nil {
-		return 0, recvIntoCaller, nil
+		return 0, recvIntoCaller, 0, nil
 	}
 	f.qmu.Lock()
 	bids := f.recycles[:0]
@@ -148,6 +162,7 @@ func (f *fd) takeQueued(p []byte) (n int, next recvNext, err error) {
 		}
 	}
 	f.qbytes -= n
+	f.s.pool.release(n)
 	if f.qhead == len(f.q) {
 		f.q, f.qhead = f.q[:0], 0
 	}
@@ -162,7 +177,7 @@ func (f *fd) takeQueued(p []byte) (n int, next recvNext, err error) {
 			next = recvWait
 		case f.oneShot:
 			next = recvIntoCaller
-		case f.starved && f.s.buffersLow():
+		case f.starved && f.s.pool.low():
 			// The ring is still short of buffers: rather than fail
 			// again at once, receive into the caller's slice. (Waiting
 			// for buffers instead was measured: at 4096 conns on 1024
@@ -173,8 +188,8 @@ func (f *fd) takeQueued(p []byte) (n int, next recvNext, err error) {
 		default:
 			f.starved = false
 			f.armed = true
-			_, limit := f.s.recvLimits(len(p))
-			f.budget = int(limit)
+			limit = f.s.pool.reserve(len(p), f.s.cfg.maxReadAhead)
+			f.budget = limit
 			next = recvArm
 			if !f.armChecked {
 				f.armChecked = true
@@ -185,19 +200,23 @@ func (f *fd) takeQueued(p []byte) (n int, next recvNext, err error) {
 	f.recycles = bids[:0]
 	f.qmu.Unlock()
 	f.s.recycle(bids)
-	return n, next, err
+	return n, next, limit, err
 }
 
-// prepRecv prepares the multishot receive for a Read of want bytes;
-// takeQueued has marked it armed and set its budget.
-func (f *fd) prepRecv(e *sqe, want int, ud uint64) {
-	length, limit := f.s.recvLimits(want)
-	e.PrepRecvMultishot(int32(f.Sysfd), bufGroup, length, limit, ud)
+// prepRecv prepares the multishot receive, to stop after limit bytes if
+// limit is not 0; takeQueued has marked it armed and reserved the limit.
+// Chunks are capped at the limit too, so that a small one is exact.
+func (f *fd) prepRecv(e *sqe, limit int, ud uint64) {
+	var length uint32
+	if limit < int(f.s.bufs.BufSize()) {
+		length = uint32(limit)
+	}
+	e.PrepRecvMultishot(int32(f.Sysfd), bufGroup, length, uint32(limit), ud)
 }
 
-// armRecv submits the multishot receive for a Read of want bytes.
-func (f *fd) armRecv(want int) {
-	f.submit(&f.recvMulti, func(e *sqe, ud uint64) { f.prepRecv(e, want, ud) })
+// armRecv submits the multishot receive with its limit.
+func (f *fd) armRecv(limit int) {
+	f.submit(&f.recvMulti, func(e *sqe, ud uint64) { f.prepRecv(e, limit, ud) })
 }
 
 // onRecv queues one completion of the multishot receive; cqMu is held.
@@ -207,8 +226,16 @@ func (f *fd) onRecv(res int32, flags uint32, more bool) {
 	f.qmu.Lock()
 	switch {
 	case res > 0 && flags&cqeFBuffer != 0:
-		f.s.freeBufs.Add(-1)
+		f.s.pool.take()
+		if res < trickleSize && f.qbytes > 0 {
+			f.trickle++
+		} else {
+			f.trickle = 0
+		}
 		bid := uint16(flags >> cqeBufferShift)
+		// The kernel checks its limit after a chunk, so the last chunk
+		// may overshoot it by less than a buffer: reserve the excess.
+		f.s.pool.reserveExcess(int(res) - max(f.budget, 0))
 		f.budget -= int(res)
 		if f.appendToTail(bid, uint32(res)) {
 			recycle, recycled = bid, true
@@ -216,15 +243,12 @@ func (f *fd) onRecv(res int32, flags uint32, more bool) {
 			f.q = append(f.q, queuedBuf{bid: bid, n: uint32(res)})
 		}
 		f.qbytes += int(res)
-		if f.s.buffersLow() {
-			f.s.growBufs()
-		}
 	case res == 0:
 		f.rerr = io.EOF
 	case res == -int32(unix.ENOBUFS):
 		f.starved = true
 		f.s.counters.BufferExhaustions.Add(1)
-		f.s.growBufs()
+		f.s.pool.grow()
 	case res == -int32(unix.ECANCELED):
 		// Cancelled by us, because the queue was full, the socket is
 		// handed off or the fd is closing: not an error of the stream.
@@ -238,10 +262,16 @@ func (f *fd) onRecv(res int32, flags uint32, more bool) {
 		// re-arming.
 		limitHit := res > 0 && f.s.mshotLimit && f.budget <= 0
 		f.armChecked = f.armChecked && (f.rerr != nil || limitHit)
+		f.s.pool.release(max(f.budget, 0)) // what it did not take
+		f.budget = 0
 		f.armed, f.capped = false, false
 		f.qstop.Broadcast()
 	}
 	capNow := more && !f.capped && f.qbytes > f.s.cfg.maxQueued
+	if more && !f.capped && f.trickle >= trickleLimit {
+		f.oneShot, capNow = true, true
+		f.s.counters.Fallbacks.Add(1)
+	}
 	if capNow {
 		f.capped = true
 	}
@@ -250,10 +280,10 @@ func (f *fd) onRecv(res int32, flags uint32, more bool) {
 		f.s.recycle([]uint16{recycle})
 	}
 	if capNow {
-		// Without the kernel's limit, stop receiving until the reader
-		// catches up; Read re-arms when the queue is empty. The
-		// dispatcher may run under sqMu, so the cancel is queued for
-		// the loop's next flush.
+		// Without the kernel's limit, or for a trickling peer, stop
+		// receiving until the reader catches up; Read re-arms when the
+		// queue is empty. The dispatcher may run under sqMu, so the
+		// cancel is queued for the loop's next flush.
 		f.s.cancelLater(&f.recvMulti)
 	}
 }
@@ -282,10 +312,10 @@ func (f *fd) appendToTail(bid uint16, n uint32) bool {
 // wakes the armed receive as usual, and one that arrived earlier shows in
 // poll(2), which has the receive cancelled and the fd read with one-shot
 // receives from then on.
-func (f *fd) checkAndArm(want int) {
+func (f *fd) checkAndArm(limit int) {
 	f.recvMulti.start()
 	f.inflight.Add(1)
-	f.s.submitNow(func(e *sqe) { f.prepRecv(e, want, f.recvMulti.userData()) })
+	f.s.submitNow(func(e *sqe) { f.prepRecv(e, limit, f.recvMulti.userData()) })
 
 	pfd := []unix.PollFd{{Fd: int32(f.Sysfd), Events: unix.POLLIN}}
 	_, err := unix.Poll(pfd, 0)
@@ -331,6 +361,7 @@ func (f *fd) HandOff() error {
 func (f *fd) releaseQueued() (unread bool) {
 	f.qmu.Lock()
 	unread = f.qbytes > 0
+	f.s.pool.release(f.qbytes)
 	var bids []uint16
 	for _, b := range f.q[f.qhead:] {
 		bids = append(bids, b.bid)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	unetrt "github.com/unetio/unet/runtime"
 	"golang.org/x/sys/unix"
@@ -41,8 +42,7 @@ type Scheduler struct {
 	// recovers (net/http does) cannot leave the ring locked.
 	sqMu        sync.Mutex   // guards the submission queue
 	unsubmitted atomic.Int32 // SQEs prepared but not submitted, for the loop's idle check
-	bufMu       sync.Mutex   // guards recycling into the buffer ring
-	freeBufs    atomic.Int32 // provided buffers the kernel can still fill
+	pool        bufPool      // how many of bufs circulate; see pool_linux.go
 	cqMu        sync.Mutex   // one goroutine reaps at a time
 
 	// cancels are the user_data of requests the dispatcher wants
@@ -134,7 +134,7 @@ func start(cfg config, counters *unetrt.Counters) (*Scheduler, error) {
 			r.Close()
 			return nil, fmt.Errorf("provided buffer ring (Linux 5.19+): %w", err)
 		}
-		s.freeBufs.Store(s.bufs.Given())
+		s.pool.init(s.bufs, int32(cfg.bufInitial), cfg.maxHeld)
 		if err := s.probeRecv(); err != nil {
 			s.closeRing()
 			return nil, err
@@ -210,6 +210,9 @@ func (s *Scheduler) loop() {
 	defer close(s.loopDone)
 	for !s.stopped.Load() {
 		if s.reap()+s.flush() > 0 {
+			if s.bufs != nil {
+				s.pool.watch(time.Now())
+			}
 			goruntime.Gosched()
 			continue
 		}
@@ -414,54 +417,8 @@ func (s *Scheduler) submitNow(prep func(e *sqe)) {
 	s.submitLocked()
 }
 
-// recvLimits returns the per-chunk length and the total limit of a
-// multishot receive for a Read of want bytes: the Read's own length, at
-// most maxReadAhead, on kernels that can limit it; no limits elsewhere.
-func (s *Scheduler) recvLimits(want int) (length, limit uint32) {
-	if !s.mshotLimit {
-		return 0, 0
-	}
-	budget := min(want, s.cfg.maxReadAhead)
-	if budget < int(s.bufs.BufSize()) {
-		length = uint32(budget)
-	}
-	return length, uint32(budget)
-}
-
-// recycle gives provided buffers back to the kernel.
-func (s *Scheduler) recycle(bids []uint16) {
-	if len(bids) == 0 {
-		return
-	}
-	s.bufMu.Lock()
-	for _, bid := range bids {
-		s.bufs.Recycle(bid)
-	}
-	s.bufs.Publish()
-	s.bufMu.Unlock()
-	s.freeBufs.Add(int32(len(bids)))
-}
-
-// growBufs doubles the buffers the kernel may fill, up to the ring's
-// size, when the load has taken most of them.
-func (s *Scheduler) growBufs() {
-	if s.bufs.Given() == int32(s.bufs.Entries()) {
-		return // all given: no lock per completion when the ring is short
-	}
-	s.bufMu.Lock()
-	n := s.bufs.Grow(uint16(s.bufs.Given()))
-	if n > 0 {
-		s.bufs.Publish()
-	}
-	s.bufMu.Unlock()
-	s.freeBufs.Add(int32(n))
-}
-
-// buffersLow reports whether fewer than a quarter of the buffers given to
-// the kernel are free.
-func (s *Scheduler) buffersLow() bool {
-	return s.freeBufs.Load() < s.bufs.Given()/4
-}
+// recycle gives provided buffers back to the pool.
+func (s *Scheduler) recycle(bids []uint16) { s.pool.give(bids) }
 
 // stop ends the loop and releases the ring. Only tests stop a scheduler;
 // the default one lives as long as the process.
