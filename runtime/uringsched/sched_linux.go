@@ -50,7 +50,13 @@ type Scheduler struct {
 	loopDone   chan struct{}
 }
 
-var defaultScheduler = sync.OnceValues(func() (*Scheduler, error) { return startShards(configFromEnv()) })
+var defaultScheduler = sync.OnceValues(func() (*Scheduler, error) {
+	s, err := startShards(configFromEnv())
+	if err == nil {
+		running.Store(s)
+	}
+	return s, err
+})
 
 // startShards starts cfg.shards rings that share their counters, and
 // returns the first, which spreads new descriptors over all of them.
