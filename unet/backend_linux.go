@@ -1,0 +1,120 @@
+package unet
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	unetrt "github.com/unetio/unet/runtime"
+	"github.com/unetio/unet/runtime/epollsched"
+	"github.com/unetio/unet/runtime/uringsched"
+)
+
+// scheduler returns the scheduler of the backend named by override or the
+// environment, or nil for std, starting it on first use.
+func scheduler(override string) (unetrt.Scheduler, error) {
+	name, err := configured(override)
+	if err != nil {
+		return nil, err
+	}
+	var sched unetrt.Scheduler
+	switch name {
+	case BackendAuto:
+		return autoBackend().sched, nil
+	case BackendURing:
+		s, err := uringsched.Default()
+		if err != nil {
+			return nil, fmt.Errorf("unet: io_uring unavailable: %w", err)
+		}
+		sched = s
+	case BackendEpoll:
+		s, err := epollsched.Default()
+		if err != nil {
+			return nil, fmt.Errorf("unet: epoll unavailable: %w", err)
+		}
+		sched = s
+	}
+	logExplicit(name, override)
+	return sched, nil
+}
+
+// explicitLogged holds, per backend, the Once that logs its first use by
+// name.
+var explicitLogged = map[BackendName]*sync.Once{
+	BackendURing: new(sync.Once), BackendEpoll: new(sync.Once), BackendStd: new(sync.Once),
+}
+
+// logExplicit logs, once per backend, that a backend named explicitly
+// serves: the counterpart of auto's log line, at Debug because nothing
+// was chosen for the user.
+func logExplicit(name BackendName, override string) {
+	source := EnvBackend
+	if override != "" {
+		source = "ListenConfig.Backend or Dialer.Backend"
+	}
+	explicitLogged[name].Do(func() {
+		logger().Debug("backend selected", "backend", name, "reason", "named in "+source)
+	})
+}
+
+// autoChoice is what auto resolved to; it is decided once per process.
+type autoChoice struct {
+	name  BackendName
+	sched unetrt.Scheduler
+}
+
+// autoResolved is auto's choice once autoBackend has made it.
+var autoResolved atomic.Pointer[autoChoice]
+
+var autoBackend = sync.OnceValue(func() autoChoice {
+	c := probeAuto()
+	autoResolved.Store(&c)
+	return c
+})
+
+// probeAuto starts io_uring, or else epoll, and logs what it chose and
+// why.
+func probeAuto() autoChoice {
+	s, uerr := uringsched.Default()
+	if uerr == nil {
+		logger().Info("backend selected", "backend", BackendURing, "reason", "io_uring available")
+		return autoChoice{BackendURing, s}
+	}
+	e, eerr := epollsched.Default()
+	if eerr == nil {
+		logger().Warn("io_uring unavailable, falling back to epoll", "backend", BackendEpoll, "err", uerr)
+		return autoChoice{BackendEpoll, e}
+	}
+	logger().Warn("io_uring and epoll unavailable, falling back to std", "backend", BackendStd, "err", errors.Join(uerr, eerr))
+	return autoChoice{BackendStd, nil}
+}
+
+// chosenBackend is the backend in force as far as it is known without
+// starting anything: BackendAuto while auto has not chosen yet.
+func chosenBackend() BackendName {
+	name, err := configured("")
+	if err != nil || name != BackendAuto {
+		return name
+	}
+	if c := autoResolved.Load(); c != nil {
+		return c.name
+	}
+	return BackendAuto
+}
+
+// runningCounters returns the counters of the backend's scheduler if it
+// is already running, and nil otherwise: it never starts one.
+func runningCounters(name BackendName) *unetrt.Counters {
+	switch name {
+	case BackendURing:
+		if s, ok := uringsched.Running(); ok {
+			return s.Counters()
+		}
+	case BackendEpoll:
+		if s, ok := epollsched.Running(); ok {
+			return s.Counters()
+		}
+	}
+	return nil
+}
