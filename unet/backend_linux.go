@@ -68,20 +68,23 @@ type autoChoice struct {
 var autoResolved atomic.Pointer[autoChoice]
 
 var autoBackend = sync.OnceValue(func() autoChoice {
-	c := probeAuto()
+	c := probeAuto(
+		func() (unetrt.Scheduler, error) { return uringsched.Default() },
+		func() (unetrt.Scheduler, error) { return epollsched.Default() })
 	autoResolved.Store(&c)
 	return c
 })
 
 // probeAuto starts io_uring, or else epoll, and logs what it chose and
-// why.
-func probeAuto() autoChoice {
-	s, uerr := uringsched.Default()
+// why. The schedulers' Default functions are parameters so that tests can
+// make them fail.
+func probeAuto(uring, epoll func() (unetrt.Scheduler, error)) autoChoice {
+	s, uerr := uring()
 	if uerr == nil {
 		logger().Info("backend selected", "backend", BackendURing, "reason", "io_uring available")
 		return autoChoice{BackendURing, s}
 	}
-	e, eerr := epollsched.Default()
+	e, eerr := epoll()
 	if eerr == nil {
 		logger().Warn("io_uring unavailable, falling back to epoll", "backend", BackendEpoll, "err", uerr)
 		return autoChoice{BackendEpoll, e}
