@@ -5,7 +5,7 @@ import unetrt "github.com/unetio/unet/runtime"
 // Snapshot holds the counters of a backend at one moment. For std it
 // holds only the backend's name: the standard library keeps no counters.
 type Snapshot struct {
-	Backend string
+	Backend BackendName // the backend in force, BackendAuto while auto has not chosen
 	unetrt.Snapshot
 }
 
