@@ -1,38 +1,45 @@
 package unet
 
 import (
-	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"sync"
-
-	unetrt "github.com/unetio/unet/runtime"
-	"github.com/unetio/unet/runtime/epollsched"
-	"github.com/unetio/unet/runtime/uringsched"
 )
 
 // EnvBackend is the environment variable that selects the backend.
 const EnvBackend = "UNET_BACKEND"
 
-// The backend names.
+// BackendName names a backend. It is an alias of string, so that the
+// Backend fields of ListenConfig and Dialer, which are strings, take the
+// constants below as well as names held in string variables, and so that
+// code comparing Backend() with a string literal keeps compiling.
+type BackendName = string
+
+// The backends, for UNET_BACKEND, ListenConfig.Backend and Dialer.Backend.
 const (
-	backendAuto  = "auto"
-	backendURing = "uring"
-	backendEpoll = "epoll"
-	backendStd   = "std"
+	// BackendAuto is io_uring where the kernel allows it, else epoll, else
+	// std; std on systems other than Linux. It is the default.
+	BackendAuto BackendName = "auto"
+	// BackendURing runs I/O on io_uring completions (runtime/uringsched).
+	BackendURing BackendName = "uring"
+	// BackendEpoll runs I/O on unet's own edge-triggered epoll scheduler
+	// (runtime/epollsched).
+	BackendEpoll BackendName = "epoll"
+	// BackendStd is the standard library's own listeners and conns,
+	// untouched.
+	BackendStd BackendName = "std"
 )
 
 // Backend reports the backend that Listen and Dial use now, after
-// UNET_BACKEND and, for auto, the probe's fallback: "uring", "epoll" or
-// "std". An explicit backend that cannot start is still reported by name;
-// Listen and Dial then fail with the reason.
-func Backend() string {
+// UNET_BACKEND and, for auto, the probe's fallback: BackendURing,
+// BackendEpoll or BackendStd. An explicit backend that cannot start is
+// still reported by name; Listen and Dial then fail with the reason.
+// Resolving auto the first time starts the scheduler it picks.
+func Backend() BackendName {
 	name, err := configured("")
 	if err != nil {
 		return name
 	}
-	if name == backendAuto {
+	if name == BackendAuto {
 		return autoBackend().name
 	}
 	return name
@@ -40,63 +47,16 @@ func Backend() string {
 
 // configured returns the backend named by override or else by the
 // environment, normalised, or an error for an unknown name.
-func configured(override string) (string, error) {
-	name := override
+func configured(override string) (BackendName, error) {
+	name, source := override, "the Backend field"
 	if name == "" {
-		name = os.Getenv(EnvBackend)
+		name, source = os.Getenv(EnvBackend), EnvBackend
 	}
 	switch name {
-	case "", backendAuto:
-		return backendAuto, nil
-	case backendURing, backendEpoll, backendStd:
+	case "", BackendAuto:
+		return BackendAuto, nil
+	case BackendURing, BackendEpoll, BackendStd:
 		return name, nil
 	}
-	return name, fmt.Errorf("unet: unknown backend %q in %s (want uring, epoll, std or auto)", name, EnvBackend)
+	return name, fmt.Errorf("unet: unknown backend %q in %s (want uring, epoll, std or auto)", name, source)
 }
-
-// scheduler returns the scheduler of the backend named by override or the
-// environment, or nil for std.
-func scheduler(override string) (unetrt.Scheduler, error) {
-	name, err := configured(override)
-	if err != nil {
-		return nil, err
-	}
-	switch name {
-	case backendAuto:
-		return autoBackend().sched, nil
-	case backendURing:
-		s, err := uringsched.Default()
-		if err != nil {
-			return nil, fmt.Errorf("unet: io_uring unavailable: %w", err)
-		}
-		return s, nil
-	case backendEpoll:
-		s, err := epollsched.Default()
-		if err != nil {
-			return nil, fmt.Errorf("unet: epoll unavailable: %w", err)
-		}
-		return s, nil
-	}
-	return nil, nil
-}
-
-// autoChoice is what auto resolved to; it is decided once per process.
-type autoChoice struct {
-	name  string
-	sched unetrt.Scheduler
-}
-
-var autoBackend = sync.OnceValue(func() autoChoice {
-	s, uerr := uringsched.Default()
-	if uerr == nil {
-		slog.Info("unet: backend selected", "backend", backendURing, "reason", "io_uring available")
-		return autoChoice{backendURing, s}
-	}
-	e, eerr := epollsched.Default()
-	if eerr == nil {
-		slog.Info("unet: backend selected", "backend", backendEpoll, "reason", uerr.Error())
-		return autoChoice{backendEpoll, e}
-	}
-	slog.Info("unet: backend selected", "backend", backendStd, "reason", errors.Join(uerr, eerr).Error())
-	return autoChoice{backendStd, nil}
-})

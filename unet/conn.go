@@ -1,3 +1,5 @@
+//go:build linux
+
 package unet
 
 import (
@@ -17,16 +19,18 @@ import (
 // the method set of *net.TCPConn (and of *net.UnixConn's stream methods)
 // and is safe for concurrent use.
 type Conn struct {
+	sched   unetrt.Scheduler // the backend, for Backend
 	fd      unetrt.FD
 	network string
 	laddr   atomic.Pointer[net.Addr] // filled on first use: getsockname is rarely needed
 	raddr   net.Addr
 }
 
-// newConn wraps fd. A Conn that becomes unreachable without Close is
-// closed by the garbage collector, as package net does for its conns.
-func newConn(fd unetrt.FD, network string, laddr, raddr net.Addr) *Conn {
-	c := &Conn{fd: fd, network: network, raddr: raddr}
+// newConn wraps fd, served by sched. A Conn that becomes unreachable
+// without Close is closed by the garbage collector, as package net does
+// for its conns.
+func newConn(sched unetrt.Scheduler, fd unetrt.FD, network string, laddr, raddr net.Addr) *Conn {
+	c := &Conn{sched: sched, fd: fd, network: network, raddr: raddr}
 	if laddr != nil {
 		c.laddr.Store(&laddr)
 	}

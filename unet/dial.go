@@ -1,3 +1,5 @@
+//go:build linux
+
 package unet
 
 import (
@@ -132,7 +134,7 @@ func (d *Dialer) dialOne(ctx context.Context, sched unetrt.Scheduler, network st
 	fd.SetDeadline(time.Time{}, unetrt.ModeWrite)
 	var laddr net.Addr
 	fd.RawControl(func(s int) { laddr = localAddr(network, s) })
-	return newConn(fd, network, laddr, raddr), nil
+	return newConn(sched, fd, network, laddr, raddr), nil
 }
 
 // prepareSocket applies net's defaults and the Dialer's options before

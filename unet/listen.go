@@ -1,7 +1,10 @@
+//go:build linux
+
 package unet
 
 import (
 	"context"
+	"io"
 	"net"
 	"syscall"
 	"time"
@@ -86,10 +89,10 @@ func (lc *ListenConfig) control(network, address string, c syscall.RawConn) erro
 	return nil
 }
 
-// takeSocket duplicates the descriptor of a net listener, close-on-exec
-// and still non-blocking (the flag belongs to the shared file description),
-// and closes the original, which leaves Go's netpoller.
-func takeSocket(l net.Listener) (int, error) {
+// takeSocket duplicates the descriptor of a net listener or conn,
+// close-on-exec and still non-blocking (the flag belongs to the shared file
+// description), and closes the original, which leaves Go's netpoller.
+func takeSocket(l io.Closer) (int, error) {
 	sc, err := l.(syscall.Conn).SyscallConn()
 	if err != nil {
 		l.Close()

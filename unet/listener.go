@@ -1,3 +1,5 @@
+//go:build linux
+
 package unet
 
 import (
@@ -49,7 +51,7 @@ func (l *Listener) AcceptUnet() (*Conn, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "accept", Net: l.network, Addr: l.addr, Err: err}
 	}
-	return newConn(fd, l.network, l.connLocalAddr(sysfd), sockaddrToAddr(l.network, peer)), nil
+	return newConn(l.sched, fd, l.network, l.connLocalAddr(sysfd), sockaddrToAddr(l.network, peer)), nil
 }
 
 // connLocalAddr is the local address of a conn accepted on l: the

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // CPU pinning: the server on one core, the load generator on another, so

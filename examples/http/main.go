@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	_ "expvar" // /debug/vars, where unet publishes its counters
 	"flag"
 	"fmt"
 	"log"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/unetio/unet/unet"
+	_ "github.com/unetio/unet/unet/unetexpvar" // unet's counters at /debug/vars
 )
 
 func main() {

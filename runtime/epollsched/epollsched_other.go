@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build unix && !linux
 
 package epollsched
 
@@ -32,6 +32,3 @@ func (s *Scheduler) NewFD(sysfd int) (runtime.FD, error) {
 
 // Counters implements runtime.Scheduler.
 func (s *Scheduler) Counters() *runtime.Counters { return &s.counters }
-
-// Running reports that no scheduler runs: epoll needs Linux.
-func Running() (*Scheduler, bool) { return nil, false }

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build unix && !linux
 
 package uringsched
 
@@ -23,6 +23,3 @@ func (*Scheduler) NewFD(int) (unetrt.FD, error) { return nil, net.ErrClosed }
 
 // Counters implements runtime.Scheduler.
 func (*Scheduler) Counters() *unetrt.Counters { return new(unetrt.Counters) }
-
-// Running reports that no scheduler runs: io_uring needs Linux.
-func Running() (*Scheduler, bool) { return nil, false }

@@ -1,0 +1,69 @@
+//go:build !linux
+
+package main
+
+// CPU pinning needs Linux's sched_setaffinity; on other systems unetbench
+// builds, and runs its servers and generator unpinned.
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+)
+
+// Pinning says where processes run; off on this system.
+type Pinning struct {
+	Enabled   bool
+	ServerCPU int
+	GenCPU    int
+	Taskset   string
+	Reason    string // why pinning is off
+}
+
+// choosePinning reports that pinning is off: it needs Linux.
+func choosePinning(unpinned bool) Pinning {
+	if unpinned {
+		return Pinning{Reason: "-unpinned"}
+	}
+	return Pinning{Reason: "CPU pinning needs Linux, this is " + runtime.GOOS}
+}
+
+// Describe is the report's sentence about pinning.
+func (p Pinning) Describe() string {
+	return fmt.Sprintf("not pinned (%s): servers use every core, GOMAXPROCS unset", p.Reason)
+}
+
+// Wrap returns argv: nothing pins.
+func (p Pinning) Wrap(argv []string, cpu int) []string { return argv }
+
+// AfterStart does nothing: nothing pins.
+func (p Pinning) AfterStart(pid, cpu int) {}
+
+// pinSelf does nothing: nothing pins.
+func (p Pinning) pinSelf() error { return nil }
+
+// childEnv is this process's environment without the variables the
+// benchmark controls, plus extra (KEY=VALUE entries). It is pin.go's,
+// which is Linux-only; pinned is always false here.
+func childEnv(extra []string, pinned bool) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") || strings.HasPrefix(kv, "UNET_BACKEND=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	if pinned {
+		env = append(env, "GOMAXPROCS=1")
+	}
+	return append(env, extra...)
+}
+
+// childAttr puts every child in its own process group, so a terminal
+// Ctrl-C reaches only this orchestrator. Pdeathsig, which kills the
+// children when this process dies, exists only on Linux.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
