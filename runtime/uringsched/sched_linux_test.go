@@ -5,14 +5,13 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	unetrt "github.com/unetio/unet/runtime"
+	"github.com/unetio/unet/runtime/fdtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -103,6 +102,12 @@ func forEachConfig(t *testing.T, fn func(t *testing.T, s *Scheduler)) {
 	}
 }
 
+// TestConformance runs the descriptor contract's shared table on every
+// configuration, both receive modes included.
+func TestConformance(t *testing.T) {
+	forEachConfig(t, func(t *testing.T, s *Scheduler) { fdtest.Run(t, s) })
+}
+
 func TestEcho(t *testing.T) {
 	forEachConfig(t, func(t *testing.T, s *Scheduler) {
 		a, b := tcpPair(t, s)
@@ -118,116 +123,6 @@ func TestEcho(t *testing.T) {
 		require.Equal(t, io.EOF, err)
 		_, err = b.Read(buf)
 		require.Equal(t, io.EOF, err, "EOF must stay")
-	})
-}
-
-func TestDeadlinePastFailsWithDataBuffered(t *testing.T) {
-	forEachConfig(t, func(t *testing.T, s *Scheduler) {
-		a, b := tcpPair(t, s)
-		_, err := a.Write([]byte("x"))
-		require.NoError(t, err)
-		time.Sleep(10 * time.Millisecond)
-		require.NoError(t, b.SetDeadline(time.Unix(1, 0), unetrt.ModeRead))
-		_, err = b.Read(make([]byte, 1))
-		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
-		require.NoError(t, b.SetDeadline(time.Time{}, unetrt.ModeRead))
-		buf := make([]byte, 1)
-		n, err := b.Read(buf)
-		require.NoError(t, err)
-		require.Equal(t, "x", string(buf[:n]), "a timeout must lose nothing")
-	})
-}
-
-func TestDeadlineWakesParkedRead(t *testing.T) {
-	forEachConfig(t, func(t *testing.T, s *Scheduler) {
-		_, b := tcpPair(t, s)
-		errc := make(chan error, 1)
-		go func() {
-			_, err := b.Read(make([]byte, 8))
-			errc <- err
-		}()
-		time.Sleep(20 * time.Millisecond)
-		start := time.Now()
-		require.NoError(t, b.SetDeadline(time.Now().Add(30*time.Millisecond), unetrt.ModeRead))
-		require.ErrorIs(t, <-errc, os.ErrDeadlineExceeded)
-		require.Less(t, time.Since(start), 2*time.Second)
-	})
-}
-
-func TestCloseWakesParkedReadAndWrite(t *testing.T) {
-	forEachConfig(t, func(t *testing.T, s *Scheduler) {
-		_, b := tcpPair(t, s)
-		rerr, werr := make(chan error, 1), make(chan error, 1)
-		go func() {
-			_, err := b.Read(make([]byte, 8))
-			rerr <- err
-		}()
-		go func() {
-			// The peer never reads: this fills both socket buffers.
-			_, err := b.Write(make([]byte, 64<<20))
-			werr <- err
-		}()
-		time.Sleep(50 * time.Millisecond)
-		require.NoError(t, b.Close())
-		require.ErrorIs(t, <-rerr, net.ErrClosed)
-		require.ErrorIs(t, <-werr, net.ErrClosed)
-		require.ErrorIs(t, b.Close(), net.ErrClosed)
-	})
-}
-
-func TestCloseUnblocksAccept(t *testing.T) {
-	forEachConfig(t, func(t *testing.T, s *Scheduler) {
-		ln := listenFD(t, s)
-		errc := make(chan error, 1)
-		go func() {
-			_, _, err := ln.Accept()
-			errc <- err
-		}()
-		time.Sleep(20 * time.Millisecond)
-		require.NoError(t, ln.Close())
-		require.ErrorIs(t, <-errc, net.ErrClosed)
-	})
-}
-
-func TestConnectRefused(t *testing.T) {
-	forEachConfig(t, func(t *testing.T, s *Scheduler) {
-		ln := listenFD(t, s)
-		port := boundPort(t, ln)
-		require.NoError(t, ln.Close())
-		sysfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		require.NoError(t, err)
-		c, err := s.NewFD(sysfd)
-		require.NoError(t, err)
-		defer c.Close()
-		err = c.Connect(&unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
-		require.ErrorIs(t, err, unix.ECONNREFUSED)
-	})
-}
-
-func TestPeerReset(t *testing.T) {
-	forEachConfig(t, func(t *testing.T, s *Scheduler) {
-		a, b := tcpPair(t, s)
-		require.NoError(t, a.RawControl(func(sysfd int) {
-			require.NoError(t, unix.SetsockoptLinger(sysfd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1}))
-		}))
-		require.NoError(t, a.Close())
-		_, err := b.Read(make([]byte, 8))
-		require.ErrorIs(t, err, unix.ECONNRESET)
-	})
-}
-
-// TestCloseFreesFdNumber checks that Close returns only once the
-// descriptor is closed, with the multishot receive armed.
-func TestCloseFreesFdNumber(t *testing.T) {
-	forEachConfig(t, func(t *testing.T, s *Scheduler) {
-		_, b := tcpPair(t, s)
-		var sysfd int
-		require.NoError(t, b.RawControl(func(fd int) { sysfd = fd }))
-		go b.Read(make([]byte, 8)) // arm the receive
-		time.Sleep(10 * time.Millisecond)
-		require.NoError(t, b.Close())
-		_, err := unix.FcntlInt(uintptr(sysfd), unix.F_GETFD, 0)
-		require.ErrorIs(t, err, unix.EBADF)
 	})
 }
 
