@@ -28,6 +28,7 @@ func scheduler(override string) (unetrt.Scheduler, error) {
 		if err != nil {
 			return nil, fmt.Errorf("unet: io_uring unavailable: %w", err)
 		}
+		logRefused(s)
 		sched = s
 	case BackendEpoll:
 		s, err := epollsched.Default()
@@ -56,6 +57,19 @@ func logExplicit(name BackendName, override string) {
 	}
 	explicitLogged[name].Do(func() {
 		logger().Debug("backend selected", "backend", name, "reason", "named in "+source)
+	})
+}
+
+// refusedLogged makes logRefused log once per process.
+var refusedLogged sync.Once
+
+// logRefused logs, once, the io_uring features the kernel refused and
+// the ring runs without (COOP_TASKRUN before Linux 5.19).
+func logRefused(s *uringsched.Scheduler) {
+	refusedLogged.Do(func() {
+		for _, r := range s.Refused() {
+			logger().Warn("io_uring runs without a feature", "backend", BackendURing, "feature", r)
+		}
 	})
 }
 
@@ -107,6 +121,9 @@ func probeAuto(uring, epoll func() (unetrt.Scheduler, error)) autoChoice {
 	s, uerr := uring()
 	if uerr == nil {
 		logger().Info("backend selected", "backend", BackendURing, "reason", "io_uring available")
+		if us, ok := s.(*uringsched.Scheduler); ok {
+			logRefused(us)
+		}
 		return autoChoice{BackendURing, s, true}
 	}
 	final := !transient(uerr)

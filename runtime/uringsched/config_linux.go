@@ -32,6 +32,9 @@ type config struct {
 	// beyond it the multishot receive is cancelled, so a slow reader
 	// cannot drain the buffer ring.
 	maxQueued int
+	// coopTaskrun sets the ring up with IORING_SETUP_COOP_TASKRUN and
+	// TASKRUN_FLAG (UNET_URING_TASKRUN=coop, the default, or ipi).
+	coopTaskrun bool
 	// shards is the number of rings, each with its own loop, that
 	// descriptors are spread over (UNET_URING_SHARDS).
 	shards int
@@ -47,6 +50,7 @@ var defaultConfig = config{
 	maxReadAhead:  64 << 10,
 	maxHeld:       16 << 20,
 	maxQueued:     256 << 10,
+	coopTaskrun:   true,
 	shards:        1,
 }
 
@@ -86,6 +90,13 @@ func configFromEnv() (config, error) {
 		c.multishotRecv = false
 	default:
 		return c, fmt.Errorf("UNET_URING_RECV=%q: want multishot or single", v)
+	}
+	switch v, ok := os.LookupEnv("UNET_URING_TASKRUN"); {
+	case !ok || v == "coop":
+	case v == "ipi":
+		c.coopTaskrun = false
+	default:
+		return c, fmt.Errorf("UNET_URING_TASKRUN=%q: want coop or ipi", v)
 	}
 	c.bufInitial = min(c.bufInitial, c.bufCount)
 	return c, nil

@@ -13,12 +13,21 @@
 // SQEs and the provided buffers live in mmap'd memory the garbage collector
 // never sees. IORING_FEAT_NODROP keeps completions through a CQ overflow;
 // the next io_uring_enter flushes them. SQPOLL is not used: it burns a core,
-// and on two cores that is half the machine. SINGLE_ISSUER and
-// DEFER_TASKRUN are not used either: they need every submission from one
-// thread, and Go moves goroutines between threads, so each submission would
-// become a hand-off to a locked thread. COOP_TASKRUN is not used because a
-// Go thread asleep in a futex would never run the task work it was sent,
-// stalling completions.
+// and on two cores that is half the machine.
+//
+// Completions interrupt no one: the ring is set up with COOP_TASKRUN and
+// TASKRUN_FLAG (setup_linux.go). The task work that posts a completion is
+// queued to the thread that submitted the request and run at its next
+// kernel entry or exit; a sleeping thread is woken for it without an
+// inter-processor interrupt, and a Go thread running user code is
+// preempted by sysmon within about 10 ms (TestCompletionNeverStranded
+// holds every thread state to a bound). Without it, every completion for
+// a running thread cost an interrupt: 0.8 per request at 16 conns against
+// std's 0.1 (BENCHMARKS.md). A kernel that refuses the flags (before 5.19)
+// gets the ring without them, logged. SINGLE_ISSUER and DEFER_TASKRUN are
+// not used: they need every submission from one thread, and Go moves
+// goroutines between threads, so each submission would become a hand-off
+// to a locked thread.
 //
 // # Op lifecycle
 //
@@ -36,19 +45,21 @@
 //
 // Read arms one multishot receive per connection into a ring of provided
 // buffers and then takes what its completions queued, copying into the
-// caller's slice: after the first, a Read costs no system call and no
-// submission. A connection whose reader falls behind by more than 256 KiB
-// has its receive cancelled until the reader catches up, so a slow reader
-// cannot drain the shared buffers. When the buffers run out anyway (the
-// completion says ENOBUFS), reads fall back to a one-shot receive into the
-// caller's slice until a quarter of the buffers is free again. That path
-// is slow under load (at 10k conns on 4096 buffers p99 was 2.9-4.8 s
-// against std's 0.6 s; one-shot receives throughout show the same
-// stalls, BENCHMARKS.md), so the ring is sized not to run dry: it holds
-// up to 16384 buffers of 4 KiB. The kernel gets 256 at start and twice as
-// many whenever three quarters of them are taken: the kernel cycles
-// through every buffer it has, so each one it gets becomes resident
-// memory, and an idle server should not pay for a peak it never had.
+// caller's slice: while the receive stays armed, a Read costs no system
+// call and no submission. Read-ahead is bounded by the reader: the
+// receive's total is the length of the Read that armed it
+// (IORING_RECV_MSHOT_LIM, Linux 6.16, probed at start), at most 64 KiB and
+// a fair part of a 16 MiB budget for all conns (pool_linux.go), so the
+// rest stays in the socket under SO_RCVBUF and TCP flow control, and raw
+// code after a Read sees what net would have left there. Raw reads and
+// File stop the receive for good first (HandOff); bytes it already took
+// and no Read returned make them fail with runtime.ErrUnreadData rather
+// than hand out a stream with a hole. When the buffers run out anyway
+// (ENOBUFS), reads fall back to a one-shot receive into the caller's slice
+// until a quarter of the buffers is free again. The pool grows by
+// doubling as the load takes buffers, up to 16384 of 4 KiB, and retires
+// buffers that come back while more circulate than 1.25 times the most
+// held in the last second, returning their pages to the system.
 // UNET_URING_RECV=single selects one-shot receives throughout, to measure.
 //
 // # Batching and the loop
@@ -99,9 +110,11 @@
 //
 // # Availability
 //
-// Default probes once: io_uring_setup, the opcodes unet uses
-// (IORING_REGISTER_PROBE), NODROP and FAST_POLL, and the provided buffer
-// ring (5.19+). A refusal is returned with its likely cause (seccomp,
+// Default probes: io_uring_setup, the opcodes unet uses
+// (IORING_REGISTER_PROBE), NODROP and FAST_POLL, the provided buffer ring
+// (5.19+) and multishot receive on a socket pair (6.0+), with or without
+// its limit (6.16+). A failed start is tried again by the next call, so a
+// shortage of descriptors at the first conn does not disable uring. A refusal is returned with its likely cause (seccomp,
 // kernel.io_uring_disabled, memlock); unet's auto backend then uses epoll,
 // and an explicit uring backend fails with that error.
 package uringsched

@@ -9,4 +9,6 @@ var (
 	testHookProbeRecv = func() error { return nil }
 	// in place of io_uring_enter's result, before it is called
 	testHookEnter = func() error { return nil }
+	// in place of io_uring_setup's answer to COOP_TASKRUN
+	testHookCoopTaskrun = func() error { return nil }
 )

@@ -241,6 +241,11 @@ func (r *ring) Pending() uint32 {
 	return r.sqeTail - r.sqHead.Load()
 }
 
+// Overflowing reports whether the kernel holds completions in its
+// overflow list (IORING_SQ_CQ_OVERFLOW) that an io_uring_enter with
+// GETEVENTS flushes.
+func (r *ring) Overflowing() bool { return r.sqFlags.Load()&sqCQOverflow != 0 }
+
 // NeedsEnter reports whether the kernel waits for an io_uring_enter with
 // IORING_ENTER_GETEVENTS: completions are held in its overflow list
 // (IORING_SQ_CQ_OVERFLOW), or task work is pending (IORING_SQ_TASKRUN,

@@ -32,6 +32,10 @@ type Scheduler struct {
 	// first; nil for one ring (UNET_URING_SHARDS).
 	shards []*Scheduler
 
+	// refused lists the setup features the kernel refused and that the
+	// ring runs without, for the log (Refused).
+	refused []string
+
 	// mshotLimit says the kernel can limit a multishot receive's total
 	// (IORING_RECV_MSHOT_LIM), found at start by probeRecv.
 	mshotLimit bool
@@ -120,11 +124,11 @@ func start(cfg config, counters *unetrt.Counters) (*Scheduler, error) {
 	if err := testHookSetup(); err != nil {
 		return nil, explainSetupError(err)
 	}
-	r, err := newRing(ringParams{Entries: cfg.sqEntries, CQEntries: cfg.cqEntries})
+	r, refused, err := setupRing(cfg)
 	if err != nil {
 		return nil, explainSetupError(err)
 	}
-	s := &Scheduler{ring: r, cfg: cfg, counters: counters, loopDone: make(chan struct{})}
+	s := &Scheduler{ring: r, cfg: cfg, counters: counters, loopDone: make(chan struct{}), refused: refused}
 	if err := s.checkKernel(); err != nil {
 		r.Close()
 		return nil, err
@@ -229,8 +233,16 @@ func (s *Scheduler) loop() {
 // are queued, or the kernel needs an io_uring_enter to flush overflow.
 // The loop calls it after the netpoller's reset, so anything that arrives
 // later wakes the netpoller.
+//
+// Pending task work (IORING_SQ_TASKRUN) is not work for the loop: with
+// COOP_TASKRUN it belongs to the thread that submitted the request, and
+// only that thread runs it, at its next entry to the kernel; the loop
+// entering from another thread would run nothing and spin. Its completion
+// makes the ring readable, which wakes the loop. A submission enters with
+// GETEVENTS while the flag is set (NeedsEnter), which runs the submitting
+// thread's own.
 func (s *Scheduler) hasWork() bool {
-	return s.stopped.Load() || s.ring.CQReady() > 0 || s.unsubmitted.Load() > 0 || s.ring.NeedsEnter() || s.pendingCancels.Load()
+	return s.stopped.Load() || s.ring.CQReady() > 0 || s.unsubmitted.Load() > 0 || s.ring.Overflowing() || s.pendingCancels.Load()
 }
 
 // kick makes sure queued requests reach the kernel: the loop submits them
