@@ -22,6 +22,29 @@ import (
 // have left there. Small completions are copied into the tail buffer's
 // free room and their buffer goes straight back to the kernel, so a peer
 // that sends a byte per segment holds one buffer, not one per byte.
+//
+// The receive's states, all under qmu. A Read that finds the queue empty
+// decides in takeQueued; completions move the state in onRecv:
+//
+//	idle, unchecked  --Read-->          armed (checkAndArm: arm, then poll(2)
+//	                                    for a reset already pending; if one
+//	                                    is, cancel and go oneShot)
+//	idle, checked    --Read-->          armed (armRecv)
+//	armed            --data, F_MORE-->  armed, bytes queued; over maxQueued
+//	                                    (no kernel limit) or trickling:
+//	                                    capping (cancel queued, cancelLater)
+//	armed, capping   --no F_MORE-->     idle; checked again only if its limit
+//	                                    ended it (or the stream ended: rerr)
+//	armed            --ENOBUFS-->       idle, starved: Reads receive into
+//	                                    their slice while the pool is low
+//	any              --HandOff/failed--> oneShot for good: a receive still in
+//	                                    the kernel is cancelled, and every
+//	                                    Read receives into its slice
+//
+// armed and capped are the receive's life; armChecked, starved and oneShot
+// say what the next Read does when it is idle. The receive completes with
+// ECANCELED when cancelled, which only moves the state, and with 0 (EOF)
+// or an error that is queued after the data as rerr, reported once.
 type recvQueue struct {
 	// qmu guards the queue. It is the innermost lock: it is taken under
 	// cqMu by the dispatcher, so nothing holding it may take sqMu or
