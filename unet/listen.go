@@ -60,7 +60,7 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 		ul.SetUnlinkOnClose(false)
 		l.unlink = address
 	}
-	sysfd, err := takeSocket(std)
+	sysfd, err := takeSocket(std.(socketOwner))
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: l.addr, Err: err}
 	}
@@ -84,27 +84,4 @@ func (lc *ListenConfig) control(network, address string, c syscall.RawConn) erro
 		return lc.Control(network, address, c)
 	}
 	return nil
-}
-
-// takeSocket duplicates the descriptor of a net listener, close-on-exec
-// and still non-blocking (the flag belongs to the shared file description),
-// and closes the original, which leaves Go's netpoller.
-func takeSocket(l net.Listener) (int, error) {
-	sc, err := l.(syscall.Conn).SyscallConn()
-	if err != nil {
-		l.Close()
-		return -1, err
-	}
-	var (
-		sysfd = -1
-		derr  error
-	)
-	if err := sc.Control(func(s uintptr) { sysfd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		derr = err
-	}
-	l.Close()
-	if derr != nil {
-		return -1, wrapSyscallError("fcntl", derr)
-	}
-	return sysfd, nil
 }

@@ -1,0 +1,62 @@
+package unet
+
+import (
+	"errors"
+	"net"
+	"syscall"
+
+	unetrt "github.com/unetio/unet/runtime"
+	"golang.org/x/sys/unix"
+)
+
+// A socketOwner is a conn or listener of package net: it has a socket
+// that takeSocket can move to a scheduler.
+type socketOwner interface {
+	syscall.Conn
+	Close() error
+}
+
+// takeSocket moves the socket of a net conn or listener off Go's
+// netpoller: it duplicates the descriptor, close-on-exec and still
+// non-blocking (the flag belongs to the shared file description), and
+// closes s, which unregisters the original from the netpoller. s is
+// closed even on error.
+func takeSocket(s socketOwner) (int, error) {
+	sc, err := s.SyscallConn()
+	if err != nil {
+		s.Close()
+		return -1, err
+	}
+	var (
+		sysfd = -1
+		derr  error
+	)
+	if err := sc.Control(func(fd uintptr) { sysfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		derr = err
+	}
+	s.Close()
+	if derr != nil {
+		return -1, wrapSyscallError("fcntl", derr)
+	}
+	return sysfd, nil
+}
+
+// takeConn moves a conn that a net.Dialer connected onto sched. The
+// addresses are the ones net found, so they are exactly net's.
+func takeConn(sched unetrt.Scheduler, network string, nc net.Conn) (*Conn, error) {
+	so, ok := nc.(socketOwner)
+	if !ok {
+		nc.Close()
+		return nil, errors.New("unet: dialed conn has no socket")
+	}
+	laddr, raddr := nc.LocalAddr(), nc.RemoteAddr()
+	sysfd, err := takeSocket(so)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := sched.NewFD(sysfd)
+	if err != nil {
+		return nil, err
+	}
+	return newConn(fd, network, laddr, raddr), nil
+}
