@@ -43,7 +43,9 @@ func (l *Listener) AcceptUnet() (*Conn, error) {
 		// Errors are ignored as net ignores them: the conn may already be
 		// reset, which its first Read reports.
 		_ = unix.SetsockoptInt(sysfd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		_ = setKeepAliveConfig(sysfd, l.keepAlive)
+		if l.keepAlive.Enable {
+			_ = setKeepAliveConfig(sysfd, l.keepAlive)
+		}
 	}
 	fd, err := l.sched.NewFD(sysfd)
 	if err != nil {
