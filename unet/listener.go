@@ -80,17 +80,16 @@ func (l *Listener) Close() error {
 // Addr returns the listener's network address.
 func (l *Listener) Addr() net.Addr { return l.addr }
 
-// SetDeadline sets the deadline for Accept; the zero time clears it.
+// SetDeadline sets the deadline for Accept; the zero time clears it. Its
+// error is bare, as (*net.TCPListener).SetDeadline's is.
 func (l *Listener) SetDeadline(t time.Time) error {
-	if err := l.fd.SetDeadline(t, unetrt.ModeRead); err != nil {
-		return &net.OpError{Op: "set", Net: l.network, Addr: l.addr, Err: err}
-	}
-	return nil
+	return l.fd.SetDeadline(t, unetrt.ModeRead)
 }
 
-// SyscallConn returns a raw network connection.
+// SyscallConn returns a raw network connection. Only its Control works,
+// as with net's listeners.
 func (l *Listener) SyscallConn() (syscall.RawConn, error) {
-	return &rawConn{fd: l.fd, network: l.network, addr: l.addr}, nil
+	return &rawListener{l: l}, nil
 }
 
 // File returns a duplicate of the listening socket.

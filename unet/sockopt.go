@@ -49,12 +49,12 @@ func (c *Conn) SetLinger(sec int) error {
 
 // SetReadBuffer sets the size of the kernel's receive buffer.
 func (c *Conn) SetReadBuffer(bytes int) error {
-	return c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUF, bytes)
+	return c.localOpError("set", c.setsockoptErr(func(s int) error { return unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, bytes) }))
 }
 
 // SetWriteBuffer sets the size of the kernel's send buffer.
 func (c *Conn) SetWriteBuffer(bytes int) error {
-	return c.setsockopt(unix.SOL_SOCKET, unix.SO_SNDBUF, bytes)
+	return c.localOpError("set", c.setsockoptErr(func(s int) error { return unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes) }))
 }
 
 func (c *Conn) setsockopt(level, opt, value int) error {
@@ -62,13 +62,19 @@ func (c *Conn) setsockopt(level, opt, value int) error {
 }
 
 // control runs set, a setsockopt, on the socket and wraps its error as
-// net wraps a setter's.
+// net wraps a TCP setter's.
 func (c *Conn) control(set func(s int) error) error {
+	return c.opError("set", "", c.setsockoptErr(set))
+}
+
+// setsockoptErr runs set on the socket and returns its error named as
+// net names it: "setsockopt" for an errno, net.ErrClosed as it is.
+func (c *Conn) setsockoptErr(set func(s int) error) error {
 	var serr error
 	if err := c.fd.RawControl(func(s int) { serr = set(s) }); err != nil {
-		return c.opError("set", "setsockopt", err)
+		return err
 	}
-	return c.opError("set", "setsockopt", serr)
+	return wrapSyscallError("setsockopt", serr)
 }
 
 // setKeepAliveConfig applies config as net's SetKeepAliveConfig does:
