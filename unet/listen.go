@@ -3,9 +3,11 @@ package unet
 import (
 	"context"
 	"net"
+	"runtime"
 	"syscall"
 	"time"
 
+	unetrt "github.com/unetio/unet/runtime"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,6 +69,10 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	if l.fd, err = sched.NewFD(sysfd); err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: l.addr, Err: err}
 	}
+	// A listener dropped without Close is closed by the garbage collector,
+	// as net's are. The cleanup holds only the FD, so that l stays
+	// collectable; like net's finalizer it does not remove a unix path.
+	runtime.AddCleanup(l, func(fd unetrt.FD) { fd.Close() }, l.fd)
 	return l, nil
 }
 
