@@ -434,7 +434,8 @@ func TestDialControl(t *testing.T) {
 		ln := listen(t, b, "tcp", "127.0.0.1:0")
 		echoServer(t, ln)
 		addr := ln.Addr().String()
-		key := struct{}{}
+		type ctxKey struct{}
+		key := ctxKey{}
 		record := func(calls *[]call) (func(string, string, syscall.RawConn) error, func(context.Context, string, string, syscall.RawConn) error) {
 			control := func(network, address string, c syscall.RawConn) error {
 				var typ int
