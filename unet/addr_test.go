@@ -154,3 +154,29 @@ func TestAddrIPv4Is4(t *testing.T) {
 		}
 	})
 }
+
+// TestFileNameAsStd: the *os.File that File returns is named as net
+// names it, "network:local->remote".
+func TestFileNameAsStd(t *testing.T) {
+	type filer interface{ File() (*os.File, error) }
+	name := func(t *testing.T, v any, subst map[string]string) string {
+		f, err := v.(filer).File()
+		require.NoError(t, err)
+		defer f.Close()
+		n := f.Name()
+		for from, to := range subst {
+			n = strings.ReplaceAll(n, from, to)
+		}
+		return n
+	}
+	names := func(t *testing.T, b string) []string {
+		c, s := pair(t, b)
+		ln := listen(t, b, "tcp", "127.0.0.1:0")
+		conns := map[string]string{c.LocalAddr().String(): "CLIENT", s.LocalAddr().String(): "SERVER"}
+		return []string{name(t, c, conns), name(t, s, conns), name(t, ln, map[string]string{ln.Addr().String(): "LISTENER"})}
+	}
+	want := names(t, "std")
+	forEachBackend(t, func(t *testing.T, b string) {
+		require.Equal(t, want, names(t, b))
+	})
+}

@@ -109,9 +109,9 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) {
 // File returns a duplicate of the socket as an *os.File, as
 // (*net.TCPConn).File does; closing either leaves the other open.
 func (c *Conn) File() (*os.File, error) {
-	f, err := dupFile(c.fd, c.network)
+	f, err := dupFile(c.fd, fileName(c.network, c.LocalAddr(), c.raddr))
 	if err != nil {
-		return nil, c.opError("file", "dup", err)
+		return nil, c.opError("file", "fcntl", err)
 	}
 	return f, nil
 }
@@ -174,6 +174,21 @@ func (c *Conn) localOpError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.network, Addr: c.LocalAddr(), Err: err}
 }
 
+// fileName is the name net gives the *os.File of a socket:
+// "network:local->remote", an address left out when there is none.
+func fileName(network string, laddr, raddr net.Addr) string {
+	var ls, rs string
+	if laddr != nil {
+		ls = laddr.String()
+	}
+	if raddr != nil {
+		rs = raddr.String()
+	}
+	return network + ":" + ls + "->" + rs
+}
+
+// dupFile duplicates the socket as net's dup does; an errno is named
+// "fcntl" by the caller, as internal/poll's DupCloseOnExec names it.
 func dupFile(fd unetrt.FD, name string) (*os.File, error) {
 	var (
 		ns   int

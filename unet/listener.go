@@ -94,9 +94,9 @@ func (l *Listener) SyscallConn() (syscall.RawConn, error) {
 
 // File returns a duplicate of the listening socket.
 func (l *Listener) File() (*os.File, error) {
-	f, err := dupFile(l.fd, l.network)
+	f, err := dupFile(l.fd, fileName(l.network, l.addr, nil))
 	if err != nil {
-		return nil, &net.OpError{Op: "file", Net: l.network, Addr: l.addr, Err: wrapSyscallError("dup", err)}
+		return nil, &net.OpError{Op: "file", Net: l.network, Addr: l.addr, Err: wrapSyscallError("fcntl", err)}
 	}
 	return f, nil
 }
