@@ -106,7 +106,8 @@ func TestListenerClosedByGC(t *testing.T) {
 				runtime.GC()
 				c, err := net.DialTimeout("tcp", addr, time.Second)
 				if err != nil {
-					require.True(t, errors.Is(err, syscall.ECONNREFUSED), "dial %s: %v", addr, err)
+					// Reset: the listener closed with this conn queued.
+					require.True(t, errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET), "dial %s: %v", addr, err)
 					break
 				}
 				c.Close()
