@@ -475,7 +475,8 @@ func TestDialControl(t *testing.T) {
 		c, err = (&unet.Dialer{Backend: b, Control: refuse}).Dial("tcp", addr)
 		requireNoConn(t, c, "dial refused by Control")
 		require.Equal(t, errShape(stdErr), errShape(err))
-		require.Equal(t, before, countFDs())
+		// At most: the echo server may still be closing earlier conns.
+		require.LessOrEqual(t, countFDs(), before, "the refused dial left a descriptor")
 	})
 }
 
