@@ -62,9 +62,11 @@ func listen(t testing.TB, backend, network, addr string) net.Listener {
 
 func checkListenerType(t testing.TB, backend string, ln net.Listener) {
 	t.Helper()
-	_, isStd := ln.(*net.TCPListener)
+	_, isTCP := ln.(*net.TCPListener)
+	_, isUnix := ln.(*net.UnixListener)
+	isStd := isTCP || isUnix
 	if backend == "std" {
-		require.True(t, isStd, "std backend must return *net.TCPListener, got %T", ln)
+		require.True(t, isStd, "std backend must return *net.TCPListener or *net.UnixListener, got %T", ln)
 	} else {
 		require.False(t, isStd, "backend %s returned the standard library's listener", backend)
 		require.Equal(t, "*unet.Listener", fmt.Sprintf("%T", ln))
@@ -73,9 +75,11 @@ func checkListenerType(t testing.TB, backend string, ln net.Listener) {
 
 func checkConnType(t testing.TB, backend string, c net.Conn) {
 	t.Helper()
-	_, isStd := c.(*net.TCPConn)
+	_, isTCP := c.(*net.TCPConn)
+	_, isUnix := c.(*net.UnixConn)
+	isStd := isTCP || isUnix
 	if backend == "std" {
-		require.True(t, isStd, "std backend must return *net.TCPConn, got %T", c)
+		require.True(t, isStd, "std backend must return *net.TCPConn or *net.UnixConn, got %T", c)
 	} else {
 		require.False(t, isStd, "backend %s returned the standard library's conn", backend)
 		require.Equal(t, "*unet.Conn", fmt.Sprintf("%T", c))

@@ -58,7 +58,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 
 // Close closes the connection, waking every parked Read and Write.
 func (c *Conn) Close() error {
-	return c.opError("close", "close", c.fd.Close())
+	return c.opError("close", "", c.fd.Close())
 }
 
 // CloseRead shuts down the reading side of the connection.
@@ -98,21 +98,24 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(t, unet
 // SetWriteDeadline implements net.Conn.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(t, unetrt.ModeWrite) }
 
+// setDeadline sets the deadline of mode; its error names only the local
+// address, as net.conn's SetDeadline does.
 func (c *Conn) setDeadline(t time.Time, mode unetrt.Mode) error {
-	return c.opError("set", "", c.fd.SetDeadline(t, mode))
+	return c.localOpError("set", c.fd.SetDeadline(t, mode))
 }
 
-// SyscallConn returns a raw network connection.
+// SyscallConn returns a raw network connection. It keeps c alive while
+// it is in use, as net's does.
 func (c *Conn) SyscallConn() (syscall.RawConn, error) {
-	return &rawConn{fd: c.fd, network: c.network, addr: c.raddr}, nil
+	return &rawConn{c: c}, nil
 }
 
 // File returns a duplicate of the socket as an *os.File, as
 // (*net.TCPConn).File does; closing either leaves the other open.
 func (c *Conn) File() (*os.File, error) {
-	f, err := dupFile(c.fd, c.network)
+	f, err := dupFile(c.fd, fileName(c.network, c.LocalAddr(), c.raddr))
 	if err != nil {
-		return nil, c.opError("file", "dup", err)
+		return nil, c.opError("file", "fcntl", err)
 	}
 	return f, nil
 }
@@ -143,16 +146,11 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	return n, err
 }
 
-// MultipathTCP reports whether the connection uses MPTCP.
+// MultipathTCP reports whether the connection uses MPTCP, as
+// (*net.TCPConn).MultipathTCP: by net's own checks, and never with an
+// error.
 func (c *Conn) MultipathTCP() (bool, error) {
-	var (
-		proto int
-		serr  error
-	)
-	if err := c.fd.RawControl(func(s int) { proto, serr = unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_PROTOCOL) }); err != nil {
-		return false, c.opError("get", "getsockopt", err)
-	}
-	return proto == unix.IPPROTO_MPTCP, c.opError("get", "getsockopt", serr)
+	return usingMultipathTCP(c.fd), nil
 }
 
 // readerOnly hides Conn.WriteTo from io.Copy, which would recurse.
@@ -161,7 +159,8 @@ type readerOnly struct{ io.Reader }
 // writerOnly hides Conn.ReadFrom from io.Copy, which would recurse.
 type writerOnly struct{ io.Writer }
 
-// opError wraps a non-nil err of an operation on c as package net does.
+// opError wraps a non-nil err of an operation on c as package net does
+// for I/O and TCP methods: Source the local address, Addr the remote.
 func (c *Conn) opError(op, syscallName string, err error) error {
 	if err == nil {
 		return nil
@@ -169,9 +168,33 @@ func (c *Conn) opError(op, syscallName string, err error) error {
 	return opError(op, c.network, c.LocalAddr(), c.raddr, syscallName, err)
 }
 
-// dupFile duplicates fd's socket for File: the backend first stops
-// anything it does with the socket on its own, so that the duplicate sees
-// the stream as it would on a net conn.
+// localOpError wraps a non-nil err as net.conn's deadline and buffer
+// setters and its RawConn's Control do: no Source, Addr the local
+// address. err is already wrapped.
+func (c *Conn) localOpError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &net.OpError{Op: op, Net: c.network, Addr: c.LocalAddr(), Err: err}
+}
+
+// fileName is the name net gives the *os.File of a socket:
+// "network:local->remote", an address left out when there is none.
+func fileName(network string, laddr, raddr net.Addr) string {
+	var ls, rs string
+	if laddr != nil {
+		ls = laddr.String()
+	}
+	if raddr != nil {
+		rs = raddr.String()
+	}
+	return network + ":" + ls + "->" + rs
+}
+
+// dupFile duplicates the socket as net's dup does, after the backend
+// stopped anything it does with the socket on its own, so that the
+// duplicate sees the stream as it would on a net conn; an errno is named
+// "fcntl" by the caller, as internal/poll's DupCloseOnExec names it.
 func dupFile(fd unetrt.FD, name string) (*os.File, error) {
 	ns, err := fd.Dup()
 	if err != nil {

@@ -9,9 +9,10 @@ import (
 
 // wrapSyscallError names the system call behind an errno, as package net
 // does, and leaves every other error (net.ErrClosed, os.ErrDeadlineExceeded,
-// io.EOF) untouched so that errors.Is sees it.
+// io.EOF) untouched so that errors.Is sees it. An empty name leaves the
+// errno bare, as net leaves Close's.
 func wrapSyscallError(name string, err error) error {
-	if errno, ok := err.(syscall.Errno); ok {
+	if errno, ok := err.(syscall.Errno); ok && name != "" {
 		return os.NewSyscallError(name, errno)
 	}
 	return err

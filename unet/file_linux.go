@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 
 	unetrt "github.com/unetio/unet/runtime"
 )
@@ -24,7 +25,7 @@ func (lc *ListenConfig) FileListener(f *os.File) (net.Listener, error) {
 	}
 	// A Unix listener from net.FileListener leaves the socket file alone
 	// on Close, and so does the one taken over: unlink is "".
-	return lc.takeListener(sched, l, "", func(err error) error { return fileError(f, err) })
+	return lc.takeListener(sched, l, l.Addr().Network(), "", func(err error) error { return fileError(f, err) })
 }
 
 // NewListener moves l, a *net.TCPListener or *net.UnixListener created
@@ -57,19 +58,20 @@ func (lc *ListenConfig) NewListener(l net.Listener) (net.Listener, error) {
 		l.Close()
 		return nil, opError(fmt.Errorf("unet: cannot move a %T onto a backend (want *net.TCPListener or *net.UnixListener)", l))
 	}
-	return lc.takeListener(sched, l, unlink, opError)
+	return lc.takeListener(sched, l, l.Addr().Network(), unlink, opError)
 }
 
 // takeListener moves the descriptor of std, a *net.TCPListener or
-// *net.UnixListener, to sched and closes std. unlink is the socket file
-// that Close removes, if any; wrap wraps errors for the caller's API.
-func (lc *ListenConfig) takeListener(sched unetrt.Scheduler, std net.Listener, unlink string, wrap func(error) error) (*Listener, error) {
-	l := &Listener{sched: sched, network: std.Addr().Network(), addr: std.Addr(),
+// *net.UnixListener, to sched and closes std. network is what its errors
+// name (tcp4 for a listener made with tcp4, as net's), unlink the socket
+// file that Close removes, if any; wrap wraps errors for the caller's API.
+func (lc *ListenConfig) takeListener(sched unetrt.Scheduler, std net.Listener, network, unlink string, wrap func(error) error) (*Listener, error) {
+	l := &Listener{sched: sched, network: network, addr: std.Addr(),
 		keepAlive: keepAliveFor(lc.KeepAlive, lc.KeepAliveConfig), unlink: unlink}
-	if l.network != "tcp" && l.network != "unix" {
+	if kind := std.Addr().Network(); kind != "tcp" && kind != "unix" {
 		// unixpacket: the backends serve byte streams only, as Listen.
 		std.Close()
-		return nil, wrap(net.UnknownNetworkError(l.network))
+		return nil, wrap(net.UnknownNetworkError(kind))
 	}
 	sysfd, err := takeSocket(std)
 	if err != nil {
@@ -78,6 +80,10 @@ func (lc *ListenConfig) takeListener(sched unetrt.Scheduler, std net.Listener, u
 	if l.fd, err = sched.NewFD(sysfd); err != nil {
 		return nil, wrap(err)
 	}
+	// A listener dropped without Close is closed by the garbage collector,
+	// as net's are. The cleanup holds only the FD, so that l stays
+	// collectable; like net's finalizer it does not remove a unix path.
+	runtime.AddCleanup(l, func(fd unetrt.FD) { fd.Close() }, l.fd)
 	return l, nil
 }
 
@@ -95,18 +101,14 @@ func FileConn(f *os.File) (net.Conn, error) {
 	if err != nil || sched == nil {
 		return c, err
 	}
-	network, laddr, raddr := c.LocalAddr().Network(), c.LocalAddr(), c.RemoteAddr()
+	network := c.LocalAddr().Network()
 	if network != "tcp" && network != "unix" {
 		c.Close()
 		return nil, fileError(f, net.UnknownNetworkError(network))
 	}
-	sysfd, err := takeSocket(c)
+	conn, err := takeConn(sched, network, c)
 	if err != nil {
 		return nil, fileError(f, err)
 	}
-	fd, err := sched.NewFD(sysfd)
-	if err != nil {
-		return nil, fileError(f, err)
-	}
-	return newConn(sched, fd, network, laddr, raddr), nil
+	return conn, nil
 }

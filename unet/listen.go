@@ -4,7 +4,6 @@ package unet
 
 import (
 	"context"
-	"io"
 	"net"
 	"syscall"
 	"time"
@@ -58,19 +57,14 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	if err != nil {
 		return nil, err
 	}
-	l := &Listener{sched: sched, network: network, addr: std.Addr(), keepAlive: keepAliveFor(lc.KeepAlive, lc.KeepAliveConfig)}
+	unlink := ""
 	if ul, ok := std.(*net.UnixListener); ok {
 		ul.SetUnlinkOnClose(false)
-		l.unlink = address
+		unlink = address
 	}
-	sysfd, err := takeSocket(std)
-	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: l.addr, Err: err}
-	}
-	if l.fd, err = sched.NewFD(sysfd); err != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: l.addr, Err: err}
-	}
-	return l, nil
+	return lc.takeListener(sched, std, network, unlink, func(err error) error {
+		return &net.OpError{Op: "listen", Net: network, Addr: std.Addr(), Err: err}
+	})
 }
 
 func (lc *ListenConfig) control(network, address string, c syscall.RawConn) error {
@@ -87,27 +81,4 @@ func (lc *ListenConfig) control(network, address string, c syscall.RawConn) erro
 		return lc.Control(network, address, c)
 	}
 	return nil
-}
-
-// takeSocket duplicates the descriptor of a net listener or conn,
-// close-on-exec and still non-blocking (the flag belongs to the shared file
-// description), and closes the original, which leaves Go's netpoller.
-func takeSocket(l io.Closer) (int, error) {
-	sc, err := l.(syscall.Conn).SyscallConn()
-	if err != nil {
-		l.Close()
-		return -1, err
-	}
-	var (
-		sysfd = -1
-		derr  error
-	)
-	if err := sc.Control(func(s uintptr) { sysfd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		derr = err
-	}
-	l.Close()
-	if derr != nil {
-		return -1, wrapSyscallError("fcntl", derr)
-	}
-	return sysfd, nil
 }

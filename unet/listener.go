@@ -45,7 +45,9 @@ func (l *Listener) AcceptUnet() (*Conn, error) {
 		// Errors are ignored as net ignores them: the conn may already be
 		// reset, which its first Read reports.
 		_ = unix.SetsockoptInt(sysfd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		_ = setKeepAliveConfig(sysfd, l.keepAlive)
+		if l.keepAlive.Enable {
+			_ = setKeepAliveConfig(sysfd, l.keepAlive)
+		}
 	}
 	fd, err := l.sched.NewFD(sysfd)
 	if err != nil {
@@ -80,24 +82,23 @@ func (l *Listener) Close() error {
 // Addr returns the listener's network address.
 func (l *Listener) Addr() net.Addr { return l.addr }
 
-// SetDeadline sets the deadline for Accept; the zero time clears it.
+// SetDeadline sets the deadline for Accept; the zero time clears it. Its
+// error is bare, as (*net.TCPListener).SetDeadline's is.
 func (l *Listener) SetDeadline(t time.Time) error {
-	if err := l.fd.SetDeadline(t, unetrt.ModeRead); err != nil {
-		return &net.OpError{Op: "set", Net: l.network, Addr: l.addr, Err: err}
-	}
-	return nil
+	return l.fd.SetDeadline(t, unetrt.ModeRead)
 }
 
-// SyscallConn returns a raw network connection.
+// SyscallConn returns a raw network connection. Only its Control works,
+// as with net's listeners.
 func (l *Listener) SyscallConn() (syscall.RawConn, error) {
-	return &rawConn{fd: l.fd, network: l.network, addr: l.addr}, nil
+	return &rawListener{l: l}, nil
 }
 
 // File returns a duplicate of the listening socket.
 func (l *Listener) File() (*os.File, error) {
-	f, err := dupFile(l.fd, l.network)
+	f, err := dupFile(l.fd, fileName(l.network, l.addr, nil))
 	if err != nil {
-		return nil, &net.OpError{Op: "file", Net: l.network, Addr: l.addr, Err: wrapSyscallError("dup", err)}
+		return nil, &net.OpError{Op: "file", Net: l.network, Addr: l.addr, Err: wrapSyscallError("fcntl", err)}
 	}
 	return f, nil
 }

@@ -649,29 +649,12 @@ func TestDialRefused(t *testing.T) {
 	})
 }
 
-// fullBacklog returns the address of a listening socket that never
-// accepts and whose accept queue is full, so that a further connect's SYN
-// is dropped and the dial hangs: a dial timeout on loopback.
+// fullBacklog returns the address of a listening socket on 127.0.0.1
+// that never accepts and whose accept queue is full: a dial timeout on
+// loopback.
 func fullBacklog(t *testing.T) string {
 	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { unix.Close(fd) })
-	require.NoError(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
-	require.NoError(t, unix.Listen(fd, 0))
-	sa, err := unix.Getsockname(fd)
-	require.NoError(t, err)
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
-	for i := 0; ; i++ {
-		require.Less(t, i, 16, "could not fill the accept queue")
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			require.True(t, err.(net.Error).Timeout(), "filling backlog: %v", err)
-			break
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	return addr
+	return fullBacklogAt(t, unix.AF_INET, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}).String()
 }
 
 func TestDialTimeout(t *testing.T) {

@@ -14,7 +14,9 @@ const maxSendfileSize = 4 << 20
 // sendFile copies from r to fd with sendfile(2) when r is a regular file,
 // or an io.LimitedReader around one, waiting for writability on the
 // scheduler between calls so that deadlines and Close apply. handled is
-// false when r is not such a file and nothing was written.
+// false when r is not such a file and nothing was written, and, as in
+// internal/poll, when the conn was closed or past its write deadline
+// before sendfile ran: the caller's copy then fails as net's does.
 func sendFile(fd unetrt.FD, r io.Reader) (written int64, handled bool, err error) {
 	remain := int64(1<<63 - 1)
 	lr, ok := r.(*io.LimitedReader)
@@ -35,9 +37,13 @@ func sendFile(fd unetrt.FD, r io.Reader) (written int64, handled bool, err error
 	if err != nil {
 		return 0, false, nil
 	}
-	var serr, werr error
+	var (
+		serr, werr error
+		ran        bool
+	)
 	cerr := sc.Control(func(src uintptr) {
 		werr = fd.RawWrite(func(dst int) bool {
+			ran = true
 			for remain > 0 {
 				n, err := unix.Sendfile(dst, int(src), nil, int(min(remain, maxSendfileSize)))
 				if n > 0 {
@@ -64,6 +70,9 @@ func sendFile(fd unetrt.FD, r io.Reader) (written int64, handled bool, err error
 	}
 	if cerr != nil {
 		return written, true, cerr
+	}
+	if werr != nil && !ran {
+		return 0, false, nil
 	}
 	if werr != nil {
 		return written, true, werr

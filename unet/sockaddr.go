@@ -4,18 +4,20 @@ package unet
 
 import (
 	"net"
-	"net/netip"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
 // sockaddrToAddr converts a kernel socket address to the net.Addr that
-// package net would report for the network.
+// package net would report for the network: an IPv4 address holds a
+// 4-byte IP, as net's sockaddrToTCP gives it, so that netip sees IPv4.
 func sockaddrToAddr(network string, sa unix.Sockaddr) net.Addr {
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IPv4(sa.Addr[0], sa.Addr[1], sa.Addr[2], sa.Addr[3]), Port: sa.Port}
+		ip := make(net.IP, net.IPv4len)
+		copy(ip, sa.Addr[:])
+		return &net.TCPAddr{IP: ip, Port: sa.Port}
 	case *unix.SockaddrInet6:
 		ip := make(net.IP, net.IPv6len)
 		copy(ip, sa.Addr[:])
@@ -34,25 +36,6 @@ func zoneName(id uint32) string {
 		return ifi.Name
 	}
 	return strconv.FormatUint(uint64(id), 10)
-}
-
-func zoneID(zone string) uint32 {
-	if zone == "" {
-		return 0
-	}
-	if ifi, err := net.InterfaceByName(zone); err == nil {
-		return uint32(ifi.Index)
-	}
-	n, _ := strconv.ParseUint(zone, 10, 32)
-	return uint32(n)
-}
-
-// tcpSockaddr converts ip and port to a socket address of the family.
-func tcpSockaddr(family int, ip netip.Addr, port int) unix.Sockaddr {
-	if family == unix.AF_INET {
-		return &unix.SockaddrInet4{Port: port, Addr: ip.Unmap().As4()}
-	}
-	return &unix.SockaddrInet6{Port: port, Addr: ip.As16(), ZoneId: zoneID(ip.Zone())}
 }
 
 // localAddr asks the kernel for the socket's local address.

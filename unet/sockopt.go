@@ -26,18 +26,16 @@ func (c *Conn) SetKeepAlive(keepalive bool) error {
 	return c.setsockopt(unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolint(keepalive))
 }
 
-// SetKeepAlivePeriod sets the idle time before keep-alive probes start.
+// SetKeepAlivePeriod sets the idle time before keep-alive probes start,
+// as (*net.TCPConn).SetKeepAlivePeriod: zero sets net's default of 15 s, a
+// negative period leaves the socket as it is.
 func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
-	return c.setsockopt(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, seconds(d))
+	return c.control(func(s int) error { return setKeepAliveIdle(s, d) })
 }
 
 // SetKeepAliveConfig configures keep-alive as (*net.TCPConn).SetKeepAliveConfig.
 func (c *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
-	var serr error
-	if err := c.fd.RawControl(func(s int) { serr = setKeepAliveConfig(s, config) }); err != nil {
-		return c.opError("set", "setsockopt", err)
-	}
-	return c.opError("set", "setsockopt", serr)
+	return c.control(func(s int) error { return setKeepAliveConfig(s, config) })
 }
 
 // SetLinger sets the behaviour of Close on a connection with unsent data,
@@ -48,68 +46,83 @@ func (c *Conn) SetLinger(sec int) error {
 	if sec < 0 {
 		l = unix.Linger{}
 	}
-	var serr error
-	if err := c.fd.RawControl(func(s int) { serr = unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, &l) }); err != nil {
-		return c.opError("set", "setsockopt", err)
-	}
-	return c.opError("set", "setsockopt", serr)
+	return c.control(func(s int) error { return unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, &l) })
 }
 
 // SetReadBuffer sets the size of the kernel's receive buffer.
 func (c *Conn) SetReadBuffer(bytes int) error {
-	return c.setsockopt(unix.SOL_SOCKET, unix.SO_RCVBUF, bytes)
+	return c.localOpError("set", c.setsockoptErr(func(s int) error { return unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, bytes) }))
 }
 
 // SetWriteBuffer sets the size of the kernel's send buffer.
 func (c *Conn) SetWriteBuffer(bytes int) error {
-	return c.setsockopt(unix.SOL_SOCKET, unix.SO_SNDBUF, bytes)
+	return c.localOpError("set", c.setsockoptErr(func(s int) error { return unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes) }))
 }
 
 func (c *Conn) setsockopt(level, opt, value int) error {
-	var serr error
-	if err := c.fd.RawControl(func(s int) { serr = unix.SetsockoptInt(s, level, opt, value) }); err != nil {
-		return c.opError("set", "setsockopt", err)
-	}
-	return c.opError("set", "setsockopt", serr)
+	return c.control(func(s int) error { return unix.SetsockoptInt(s, level, opt, value) })
 }
 
-// setKeepAliveConfig applies config as package net does: a zero field
-// takes net's default, a negative one is left as it is.
+// control runs set, a setsockopt, on the socket and wraps its error as
+// net wraps a TCP setter's.
+func (c *Conn) control(set func(s int) error) error {
+	return c.opError("set", "", c.setsockoptErr(set))
+}
+
+// setsockoptErr runs set on the socket and returns its error named as
+// net names it: "setsockopt" for an errno, net.ErrClosed as it is.
+func (c *Conn) setsockoptErr(set func(s int) error) error {
+	var serr error
+	if err := c.fd.RawControl(func(s int) { serr = set(s) }); err != nil {
+		return err
+	}
+	return wrapSyscallError("setsockopt", serr)
+}
+
+// setKeepAliveConfig applies config as net's SetKeepAliveConfig does:
+// SO_KEEPALIVE as Enable says, then idle, interval and count whether or
+// not keep-alive is on, a zero field as net's default, a negative one not
+// at all.
 func setKeepAliveConfig(s int, config net.KeepAliveConfig) error {
 	if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolint(config.Enable)); err != nil {
 		return err
 	}
-	if !config.Enable {
-		return nil
+	if err := setKeepAliveIdle(s, config.Idle); err != nil {
+		return err
 	}
-	opts := []struct {
-		opt, value int
-	}{
-		{unix.TCP_KEEPIDLE, keepAliveValue(config.Idle, seconds(defaultKeepAliveIdle), seconds)},
-		{unix.TCP_KEEPINTVL, keepAliveValue(config.Interval, seconds(defaultKeepAliveInterval), seconds)},
-		{unix.TCP_KEEPCNT, keepAliveValue(time.Duration(config.Count), defaultKeepAliveCount, func(d time.Duration) int { return int(d) })},
+	if err := setKeepAliveInterval(s, config.Interval); err != nil {
+		return err
 	}
-	for _, o := range opts {
-		if o.value < 0 {
-			continue
-		}
-		if err := unix.SetsockoptInt(s, unix.IPPROTO_TCP, o.opt, o.value); err != nil {
-			return err
-		}
-	}
-	return nil
+	return setKeepAliveCount(s, config.Count)
 }
 
-// keepAliveValue maps a keep-alive field to the value to set: negative
-// means leave alone, zero means the default.
-func keepAliveValue(v time.Duration, def int, conv func(time.Duration) int) int {
-	switch {
-	case v < 0:
-		return -1
-	case v == 0:
-		return def
+// setKeepAliveIdle, setKeepAliveInterval and setKeepAliveCount are net's
+// (tcpsockopt_unix.go): zero means net's default, negative leave alone.
+func setKeepAliveIdle(s int, d time.Duration) error {
+	if d == 0 {
+		d = defaultKeepAliveIdle
+	} else if d < 0 {
+		return nil
 	}
-	return conv(v)
+	return unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, roundSeconds(d))
+}
+
+func setKeepAliveInterval(s int, d time.Duration) error {
+	if d == 0 {
+		d = defaultKeepAliveInterval
+	} else if d < 0 {
+		return nil
+	}
+	return unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, roundSeconds(d))
+}
+
+func setKeepAliveCount(s, n int) error {
+	if n == 0 {
+		n = defaultKeepAliveCount
+	} else if n < 0 {
+		return nil
+	}
+	return unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, n)
 }
 
 // keepAliveFor turns net's two ways of saying keep-alive into one config,
@@ -121,10 +134,11 @@ func keepAliveFor(idle time.Duration, config net.KeepAliveConfig) net.KeepAliveC
 	return config
 }
 
-// seconds rounds d up to whole seconds, at least one, as net does.
-func seconds(d time.Duration) int {
-	s := int((d + time.Second - 1) / time.Second)
-	return max(s, 1)
+// roundSeconds rounds d up to whole seconds as net's roundDurationUp
+// does, overflow included, so that a huge duration fails as it fails in
+// net.
+func roundSeconds(d time.Duration) int {
+	return int((d + time.Second - 1) / time.Second)
 }
 
 func boolint(b bool) int {

@@ -385,26 +385,6 @@ var Cases = []Case{
 		_, err = b.Read(buf)
 		require.Equal(t, io.EOF, err)
 	}},
-	{"UrgentData", func(t *testing.T, e *Env) {
-		// A read stops short at the urgent mark with more data queued.
-		a, b := e.TCPPair(t)
-		require.NoError(t, a.RawControl(func(s int) {
-			require.NoError(t, unix.Sendto(s, []byte("abc"), 0, nil))
-			require.NoError(t, unix.Sendto(s, []byte("!"), unix.MSG_OOB, nil))
-			require.NoError(t, unix.Sendto(s, []byte("def"), 0, nil))
-		}))
-		awaitPoll(t, b, unix.POLLPRI)
-		time.Sleep(50 * time.Millisecond)
-		require.NoError(t, b.SetDeadline(time.Now().Add(time.Second), runtime.ModeRead))
-		var got []byte
-		buf := make([]byte, 64)
-		for len(got) < 6 {
-			n, err := b.Read(buf)
-			require.NoError(t, err)
-			got = append(got, buf[:n]...)
-		}
-		require.Equal(t, "abcdef", string(got))
-	}},
 	{"PeerReset", func(t *testing.T, e *Env) {
 		a, b := e.TCPPair(t)
 		require.NoError(t, a.RawControl(func(s int) {
