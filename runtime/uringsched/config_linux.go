@@ -32,6 +32,10 @@ type config struct {
 	// beyond it the multishot receive is cancelled, so a slow reader
 	// cannot drain the buffer ring.
 	maxQueued int
+	// directSend writes with a non-blocking send(2) first, as std does,
+	// and through the ring only to wait for room (UNET_URING_SEND=direct;
+	// the default, ring, sends through the ring).
+	directSend bool
 	// coopTaskrun sets the ring up with IORING_SETUP_COOP_TASKRUN and
 	// TASKRUN_FLAG (UNET_URING_TASKRUN=coop, the default, or ipi).
 	coopTaskrun bool
@@ -90,6 +94,13 @@ func configFromEnv() (config, error) {
 		c.multishotRecv = false
 	default:
 		return c, fmt.Errorf("UNET_URING_RECV=%q: want multishot or single", v)
+	}
+	switch v, ok := os.LookupEnv("UNET_URING_SEND"); {
+	case !ok || v == "ring":
+	case v == "direct":
+		c.directSend = true
+	default:
+		return c, fmt.Errorf("UNET_URING_SEND=%q: want ring or direct", v)
 	}
 	switch v, ok := os.LookupEnv("UNET_URING_TASKRUN"); {
 	case !ok || v == "coop":

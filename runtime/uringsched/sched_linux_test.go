@@ -87,6 +87,11 @@ var configs = map[string]func() config{
 		c.bufCount, c.bufInitial = 64, 4
 		return c
 	},
+	"directsend": func() config {
+		c := defaultConfig
+		c.directSend = true
+		return c
+	},
 	"tinyring": func() config {
 		// A ring far smaller than the load: the submission queue fills,
 		// the completion queue overflows, provided buffers run out.
