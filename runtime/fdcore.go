@@ -46,9 +46,10 @@ type FDOps interface {
 	AssumeReady(mode Mode)
 	// HandOff stops whatever the backend does with the socket on its
 	// own (uring's read-ahead) before raw code or a duplicate uses it,
-	// so that they see the stream as package net would. It fails if
-	// that is impossible: bytes already taken from the socket that no
-	// Read has returned yet.
+	// so that they see the stream as package net would. It fails with
+	// ErrUnreadData if that is impossible: bytes already taken from the
+	// socket that no Read has returned yet; and with a socket error
+	// (a reset) that it took from the kernel, which reports it once.
 	HandOff() error
 	// Release lets go of everything the backend holds for the
 	// descriptor once no operation uses it; the core then closes it.
@@ -204,7 +205,9 @@ func (c *FDCore) Dup() (int, error) {
 		return -1, err
 	}
 	defer c.Lock.Decref()
-	if err := c.ops.HandOff(); err != nil {
+	// A socket error the backend took from the kernel cannot travel with
+	// the duplicate; unread bytes must not be lost.
+	if err := c.ops.HandOff(); errors.Is(err, ErrUnreadData) {
 		return -1, err
 	}
 	c.CountSyscalls(1)

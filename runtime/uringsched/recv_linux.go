@@ -358,6 +358,8 @@ func (f *fd) checkAndArm(limit int) {
 // of the kernel, the socket holds what net would have left there. Bytes
 // the receive took that no Read returned yet cannot go back: HandOff then
 // fails with runtime.ErrUnreadData rather than let raw code see a hole.
+// An error the receive took from the socket is returned instead of seen
+// by raw code.
 func (f *fd) HandOff() error {
 	if f.s.bufs == nil {
 		return nil // receives go straight into the caller's slice
@@ -375,6 +377,14 @@ func (f *fd) HandOff() error {
 	}
 	if f.qbytes > 0 {
 		return unetrt.ErrUnreadData
+	}
+	// The receive took the socket's error (a reset) that the kernel
+	// reports once: raw code would read a clean EOF where net's sees the
+	// reset, so report it here, once, as the kernel would have. An EOF
+	// stays: the kernel reports it again to every read.
+	if err := f.rerr; err != nil && err != io.EOF {
+		f.rerr = nil
+		return err
 	}
 	return nil
 }
