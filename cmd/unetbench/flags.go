@@ -45,7 +45,7 @@ type config struct {
 var (
 	fullDefaults = map[string]string{
 		"conns": "1,16,256,1024,4096,10000", "sizes": "13,4096,65536,1048576",
-		"file-sizes": "65536,1048576", "duration": "5s", "reps": "6", "idle-reps": "0",
+		"file-sizes": "65536,1048576", "duration": "3s", "reps": "6", "idle-reps": "0",
 		"mech-duration": "3s",
 	}
 	// -quick runs MinPairs short pairs rather than fewer long ones: with
@@ -78,7 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fileConns := fs.String("file-conns", "16,256", "connection counts for the file sizes")
 	pipeline := fs.String("pipeline", "1,16", "pipeline depths run at -pipeline-conns (depth 1 also runs at every -conns)")
 	fs.IntVar(&c.pipelineConns, "pipeline-conns", 256, "connection count for the pipeline depths")
-	duration := fs.String("duration", "", "measured time per point (full 5s, quick 1s; wrk rounds to whole seconds)")
+	duration := fs.String("duration", "", "measured time per point (full 3s, quick 1s; wrk rounds to whole seconds)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured warm-up before each point (0 for none)")
 	fs.DurationVar(&c.settle, "settle", 250*time.Millisecond, "pause between runs so closed connections drain")
 	fs.StringVar(&c.out, "out", "unetbench-out", "output directory")

@@ -44,7 +44,7 @@ func TestFullFlags(t *testing.T) {
 	require.Equal(t, []int{13, 4096, 65536, 1 << 20}, c.sizes)
 	require.Equal(t, 6, c.reps)
 	require.Equal(t, 6, c.idleReps)
-	require.Equal(t, 5*time.Second, c.duration)
+	require.Equal(t, 3*time.Second, c.duration)
 	require.Equal(t, 3*time.Second, c.mechDuration)
 	require.False(t, c.profile)
 	points := buildPoints(c)
