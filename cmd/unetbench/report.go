@@ -173,6 +173,15 @@ func writeMetric(w io.Writer, run *Run, m Metric) {
 	if m.Note != "" {
 		fmt.Fprintf(w, "\n%s\n", m.Note)
 	}
+	if c := run.Meta.Control; c != "" && len(cmp) > 0 {
+		var all []float64
+		for _, p := range points {
+			all = append(all, PairRatios(values(run, p, c, m), values(run, p, baseline, m))...)
+		}
+		if lo, hi := Spread(all); len(all) > 0 {
+			fmt.Fprintf(w, "\nNoise floor of this table: the A/A control's per-pair ratios (%s/%s, %d pairs over all points) span %.2f–%.2f.\n", c, baseline, len(all), lo, hi)
+		}
+	}
 	fmt.Fprintln(w)
 }
 

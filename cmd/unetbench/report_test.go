@@ -118,6 +118,9 @@ func TestReport(t *testing.T) {
 	// Counters, failures and server problems are reported.
 	require.Contains(t, md, "## unet counters per request: uring")
 	require.Contains(t, md, "Fallbacks at http/1.1 c=256 13 B p1: 12")
+	// The A/A noise floor under each ratio table: 91/90 .. 90/91 over
+	// both points.
+	require.Contains(t, md, "Noise floor of this table: the A/A control's per-pair ratios (std+UNET_AA=1/std, 12 pairs over all points) span 0.99–1.01.")
 	require.Contains(t, md, "**failed**: server exited during the point")
 	require.Contains(t, md, "clean exit ×2")
 	require.Contains(t, md, "**uring**: log contains")
