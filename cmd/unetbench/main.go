@@ -51,14 +51,15 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == genChildArg {
 		os.Exit(genChildMain(os.Args[2:]))
 	}
-	os.Exit(run())
+	os.Exit(run(os.Args))
 }
 
-// run does the whole benchmark and returns the exit code. Deferred
-// cleanups (temp dir, servers) run before main exits, also on Ctrl-C.
-func run() int {
+// run does the whole benchmark for the command line args (program name
+// first) and returns the exit code. Deferred cleanups (temp dir, servers)
+// run before main exits, also on Ctrl-C.
+func run(args []string) int {
 	t0 := time.Now()
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	cfg, err := parseFlags(args[1:], os.Stderr)
 	if err != nil {
 		if err.Error() != "flag: help requested" {
 			fmt.Fprintln(os.Stderr, "unetbench:", err)
@@ -150,7 +151,7 @@ func run() int {
 	model, cores := cpuInfo()
 	r := &Run{
 		Meta: Meta{
-			Command: commandLine(os.Args), Date: t0, CPUModel: model, Cores: cores,
+			Command: commandLine(args), Date: t0, CPUModel: model, Cores: cores,
 			Kernel: kernel(), GoVersion: goVersion(ctx, modRoot), Pinning: pin.Describe(),
 			Generator: gen.Name(), Perf: perfDesc, Control: control, Profile: profDesc,
 			MechWindow: cfg.mechDuration.String(), Backends: cfg.backends, Reps: cfg.reps,
