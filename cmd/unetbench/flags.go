@@ -64,8 +64,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./cmd/unetbench [flags]\n\n"+
 			"Builds examples/http once, starts it per backend (UNET_BACKEND), drives\n"+
-			"interleaved load against each and writes results.md, results.json and\n"+
-			"chart.svg to -out. Defaults are the full sweep; -quick is a 5-minute check.\n\n")
+			"interleaved load against each and writes results.md, results.json,\n"+
+			"results.bench and chart.svg to -out, after every measurement. Defaults are\n"+
+			"the full sweep; -quick is a 5-minute check. A custom -server/-server-bin must\n"+
+			"keep the contract in cmd/unetbench/contract.go (checked at start-up).\n\n")
 		fs.PrintDefaults()
 	}
 	var c config
@@ -92,8 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.profile, "profile", false, "after the timed and mechanism windows, profile every backend at every load point:\nperf record -e cpu-clock -g on the server's CPU and the server's pprof CPU profile\n(the server gets "+pprofEnv+"); raw profiles in -out/profiles")
 	fs.DurationVar(&c.profDuration, "profile-duration", 4*time.Second, "length of each profile window")
 	fs.BoolVar(&c.control, "control", true, "add the A/A control "+controlBackend+" when std runs: std against itself shows the run's noise floor")
-	fs.StringVar(&c.serverPkg, "server", "./examples/http", "server package to build, relative to the module root")
-	fs.StringVar(&c.serverBin, "server-bin", "", "use this prebuilt server binary instead of building")
+	fs.StringVar(&c.serverPkg, "server", "./examples/http", "server package to build, relative to the module root (see contract.go)")
+	fs.StringVar(&c.serverBin, "server-bin", "", "use this prebuilt server binary instead of building (see contract.go)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -71,7 +71,9 @@ func writeControl(w io.Writer, run *Run) {
 			line = fmt.Sprintf("- `%s`: no cell has the %d pairs a verdict needs", b, MinPairs)
 		}
 		if b == run.Meta.Control && l > 0 {
-			line += fmt.Sprintf(" — **the A/A control labelled %d: expect about %.1f by chance at alpha %.2f; more means this run was noisier than the test assumes (another process competing for the CPUs?)**", l, Alpha*float64(n), Alpha)
+			line += fmt.Sprintf(" — **the A/A control labelled %d: each is a false positive, from chance (at most about %.1f expected at alpha %.2f per cell) "+
+				"or from something systematic between two identical servers (run order, another process busy during one of them); "+
+				"read the other columns' verdicts with that in mind**", l, Alpha*float64(n), Alpha)
 		}
 		lines = append(lines, line)
 	}
