@@ -199,6 +199,14 @@ func writeProfiles(w io.Writer, run *Run) {
 			share("server, user", func(s *CPUShares) float64 { return s.ServerUser }),
 			share("idle", func(s *CPUShares) float64 { return s.Idle }),
 			share("other processes", func(s *CPUShares) float64 { return s.Other }),
+			// Other processes dilute the shares above; the server's own
+			// split compares backends whatever else ran on the CPU.
+			share("kernel share of the server's own time", func(s *CPUShares) float64 {
+				if s.ServerKernel+s.ServerUser == 0 {
+					return 0
+				}
+				return 100 * s.ServerKernel / (s.ServerKernel + s.ServerUser)
+			}),
 		}
 		files := []string{"raw profiles"}
 		for _, pr := range prs {

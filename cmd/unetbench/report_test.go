@@ -179,6 +179,7 @@ func TestReportProfiles(t *testing.T) {
 	require.Contains(t, md, "### http/1.1 c=256 13 B p1")
 	require.Contains(t, md, "| server, kernel | 48.0% | 65.0% |")
 	require.Contains(t, md, "| idle | 10.0% | 12.0% |")
+	require.Contains(t, md, "| kernel share of the server's own time | 55.8% | 73.9% |")
 	require.Contains(t, md, "`profiles/a-std.perf.data`<br>`profiles/a-std.pprof` | error: /debug/pprof/profile: 404 Not Found |")
 	require.Contains(t, md, "| 1 | 9.5% `_raw_spin_unlock_irqrestore` | 13.5% `irqentry_exit_to_user_mode` |")
 	require.Contains(t, md, "| 2 | 3.0% `tcp_sendmsg_locked` |  |")
