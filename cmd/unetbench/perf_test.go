@@ -43,5 +43,6 @@ func TestPerfLive(t *testing.T) {
 	require.NoError(t, err)
 	k, u, kp, up := parsePerfSyms(string(rep))
 	require.NotEmpty(t, append(k, u...), "0.3 s of every CPU has symbols")
-	require.InDelta(t, 100, kp+up, 1, "unfiltered, the shares add up to the whole recording")
+	// Each line is rounded to 0.01% and there are many tiny ones.
+	require.InDelta(t, 100, kp+up, 3, "unfiltered, the shares add up to the whole recording")
 }
