@@ -17,13 +17,16 @@ type bench struct {
 	run      *Run
 	pin      Pinning
 	gen      Generator
-	perf     string // perf path, "" when unavailable
+	perf     *perfTool // nil when perf cannot count here
 	tmp      string
+	out      string // output directory
 	fileSize int
 	opts     ServerOpts
 	servers  map[string]*Server
 	infos    map[string]*ServerInfo
 	seq      int
+	progress *progress
+	t0       time.Time
 }
 
 // maxFailedStarts bounds how often a backend that fails to start is
@@ -34,8 +37,9 @@ const maxFailedStarts = 3
 // server has finished reacting to them (parked goroutines, GC).
 const idleWait = 2 * time.Second
 
-// estimate is a rough duration of the run, for the start-up message.
-func (b *bench) estimate() time.Duration {
+// plan is what the run will do and how long each step should take, for
+// the progress lines' ETA.
+func (b *bench) plan() map[string]planStep {
 	var load, idle int
 	for _, p := range b.run.Points {
 		if p.Mode == ModeLoad {
@@ -44,12 +48,19 @@ func (b *bench) estimate() time.Duration {
 			idle++
 		}
 	}
-	per := b.cfg.warmup + b.cfg.duration + 2*b.cfg.settle + 300*time.Millisecond
-	if b.perf != "" {
-		per += perfAttachDelay
+	n := len(b.cfg.backends)
+	settle := 2*b.cfg.settle + 300*time.Millisecond
+	plan := map[string]planStep{
+		"load": {n * load * b.cfg.reps, b.cfg.warmup + b.cfg.duration + settle},
+		"idle": {n * idle * b.cfg.idleReps, idleWait + 3*time.Second},
 	}
-	n := time.Duration(len(b.cfg.backends))
-	return n*time.Duration(load*b.cfg.reps)*per + n*time.Duration(idle*b.cfg.idleReps)*(idleWait+3*time.Second)
+	if b.perf != nil {
+		plan["mech"] = planStep{n * load, b.cfg.mechDuration + 2*perfAttachDelay + settle}
+	}
+	if b.cfg.profile {
+		plan["profile"] = planStep{n * load, b.cfg.profDuration + 3*time.Second + settle}
+	}
+	return plan
 }
 
 // server returns the running server of a backend, starting it (again)
@@ -91,6 +102,17 @@ func (b *bench) start(ctx context.Context, be string) (*Server, error) {
 			fmt.Fprintf(os.Stderr, "  %s: %s\n", be, shortErr(err.Error()))
 		}
 		return nil, err
+	}
+	if info.Contract == "" {
+		if err := checkContract(ctx, s.Addr, b.needs()); err != nil {
+			info.Failed++
+			info.Stops = append(info.Stops, s.Stop(2*time.Second))
+			err = fmt.Errorf("%s server breaks the server contract (see unetbench's doc): %v", be, err)
+			info.Problems = append(info.Problems, err.Error())
+			fmt.Fprintf(os.Stderr, "  %s\n", shortErr(err.Error()))
+			return nil, err
+		}
+		info.Contract = "ok"
 	}
 	if info.Reported == "" {
 		info.Reported = s.Reported
@@ -234,8 +256,8 @@ func (b *bench) newSample(be string, p Point, rep int) *Sample {
 	return &Sample{Point: p, Backend: be, Rep: rep, Seq: b.seq, Start: time.Now(), Generator: b.gen.Name()}
 }
 
-// measureLoad runs one point on one backend: warm-up, then the measured
-// window with /proc, /debug/vars and perf sampled around it.
+// measureLoad runs one point on one backend: warm-up, then the timed
+// window with /proc and /debug/vars read around it and nothing attached.
 func (b *bench) measureLoad(ctx context.Context, be string, p Point, rep int) *Sample {
 	smp := b.newSample(be, p, rep)
 	srv, err := b.server(ctx, be)
@@ -243,8 +265,7 @@ func (b *bench) measureLoad(ctx context.Context, be string, p Point, rep int) *S
 		smp.Err = "server not running: " + err.Error()
 		return smp
 	}
-	spec := LoadSpec{Addr: srv.Addr, Path: p.Path(), Header: p.Header(b.fileSize),
-		Conns: p.Conns, Pipeline: p.Pipeline, Duration: b.cfg.warmup}
+	spec := b.spec(srv, p, b.cfg.warmup)
 	if b.cfg.warmup > 0 {
 		if _, err := b.gen.Run(ctx, spec); err != nil {
 			smp.Err = "warm-up: " + err.Error()
@@ -257,21 +278,14 @@ func (b *bench) measureLoad(ctx context.Context, be string, p Point, rep int) *S
 	}
 	spec.Duration = b.cfg.duration
 
+	// The timed window: nothing is attached to the server. /proc and
+	// /debug/vars are read before and after it, not during.
 	vars0, _, varsErr := srv.Vars(ctx)
-	var perf *perfRun
-	if b.perf != "" {
-		if perf, err = startPerf(b.perf, srv.Pid(), b.tmp, b.pin); err != nil {
-			fmt.Fprintf(os.Stderr, "  perf: %v\n", err)
-		}
-	}
+	cpu0, cpuErr := readCPUTicks(b.pin.ServerCPU)
 	proc0, procErr := srv.Sample()
 	res, genErr := b.gen.Run(ctx, spec)
 	proc1, procErr1 := srv.Sample()
-	var sysCount float64
-	var perfErr error = fmt.Errorf("not run")
-	if perf != nil {
-		sysCount, perfErr = perf.Stop(ctx)
-	}
+	cpu1, cpuErr1 := readCPUTicks(b.pin.ServerCPU)
 	vars1, _, varsErr1 := srv.Vars(ctx)
 	defer sleepCtx(ctx, b.cfg.settle)
 
@@ -296,14 +310,21 @@ func (b *bench) measureLoad(ctx context.Context, be string, p Point, rep int) *S
 		smp.CPUUserUsPerReq = f64(float64(proc1.UserTicks-proc0.UserTicks) / clockTicks * 1e6 / req)
 		smp.CPUSysUsPerReq = f64(float64(proc1.SysTicks-proc0.SysTicks) / clockTicks * 1e6 / req)
 		smp.CtxPerReq = f64(float64(proc1.CtxSwitches-proc0.CtxSwitches) / req)
-	}
-	if perfErr == nil {
-		smp.PerfSyscallsPerReq = f64(sysCount / req)
+		server := proc1.UserTicks - proc0.UserTicks + proc1.SysTicks - proc0.SysTicks
+		if v, ok := otherLoadPct(cpu0, cpu1, server); ok && b.pin.Enabled && cpuErr == nil && cpuErr1 == nil {
+			smp.OtherLoadPct = f64(v)
+		}
 	}
 	if varsErr == nil && varsErr1 == nil {
 		smp.Unet, smp.UnetSyscallsPerReq = unetDeltas(vars0, vars1, req)
 	}
 	return smp
+}
+
+// spec is the load of a point against a server for d.
+func (b *bench) spec(srv *Server, p Point, d time.Duration) LoadSpec {
+	return LoadSpec{Addr: srv.Addr, Path: p.Path(), Header: p.Header(b.fileSize),
+		Conns: p.Conns, Pipeline: p.Pipeline, Duration: d}
 }
 
 // fillLoad copies a generator result into a sample.
@@ -370,32 +391,49 @@ func (b *bench) died(srv *Server, smp *Sample) bool {
 	return true
 }
 
-// record stores a sample and prints a progress line.
+// record stores a sample, prints a progress line and saves the results
+// so far: a crash at minute 40 keeps 40 minutes of results.
 func (b *bench) record(s *Sample) {
 	b.run.Samples = append(b.run.Samples, s)
-	total := len(b.cfg.backends) * (len(b.loadPoints())*b.cfg.reps + len(pointsOf(b.run, ModeIdle))*b.cfg.idleReps)
-	head := fmt.Sprintf("[%3d/%d] rep %d %-6s %-32s", len(b.run.Samples), total, s.Rep+1, s.Backend, s.Point.Label())
+	kind := "load"
+	if s.Point.Mode == ModeIdle {
+		kind = "idle"
+	}
+	b.progress.step(kind, sampleLine(s))
+	b.save()
+}
+
+// save writes every output file from the results so far.
+func (b *bench) save() {
+	b.run.Meta.Elapsed = time.Since(b.t0).Round(time.Second).String()
+	if err := writeOutputs(b.out, b.run); err != nil {
+		fmt.Fprintf(os.Stderr, "unetbench: saving results: %v\n", err)
+	}
+}
+
+// sampleLine is the progress line of a timed or idle sample.
+func sampleLine(s *Sample) string {
+	head := fmt.Sprintf("rep %d %-6s %-32s", s.Rep+1, s.Backend, s.Point.Label())
 	switch {
 	case !s.OK():
-		fmt.Fprintf(os.Stderr, "%s FAILED: %s\n", head, shortErr(s.Err))
+		return fmt.Sprintf("%s FAILED: %s", head, shortErr(s.Err))
 	case s.Point.Mode == ModeIdle:
-		fmt.Fprintf(os.Stderr, "%s %s per idle conn (RSS %d -> %d kB)\n", head, fmtBytes(*s.IdleBytesPerConn), s.IdleRSSBeforeKB, s.IdleRSSAfterKB)
-	default:
-		line := fmt.Sprintf("%s %9s req/s", head, fmtCount(s.ReqPerSec))
-		if v, ok := MetricByKey("p99_us").Get(s); ok {
-			line += ", p99 " + fmtMicros(v)
-		}
-		if v, ok := MetricByKey("cpu_us_per_req").Get(s); ok {
-			line += fmt.Sprintf(", cpu %s µs/req", fmtFloat(v))
-		}
-		if v, ok := opt(s.PerfSyscallsPerReq); ok {
-			line += fmt.Sprintf(", %s syscalls/req", fmtFloat(v))
-		}
-		if s.Errors > 0 {
-			line += fmt.Sprintf(", %d ERRORS", s.Errors)
-		}
-		fmt.Fprintln(os.Stderr, line)
+		return fmt.Sprintf("%s %s per idle conn (RSS %d -> %d kB)", head, fmtBytes(*s.IdleBytesPerConn), s.IdleRSSBeforeKB, s.IdleRSSAfterKB)
 	}
+	line := fmt.Sprintf("%s %9s req/s", head, fmtCount(s.ReqPerSec))
+	if v, ok := MetricByKey("p99_us").Get(s); ok {
+		line += ", p99 " + fmtMicros(v)
+	}
+	if v, ok := MetricByKey("cpu_us_per_req").Get(s); ok {
+		line += fmt.Sprintf(", cpu %s µs/req", fmtFloat(v))
+	}
+	if v, ok := opt(s.OtherLoadPct); ok && v >= 5 {
+		line += fmt.Sprintf(", other processes %.0f%% of the server's CPU", v)
+	}
+	if s.Errors > 0 {
+		line += fmt.Sprintf(", %d ERRORS", s.Errors)
+	}
+	return line
 }
 
 // sleepCtx sleeps unless ctx ends first.

@@ -2,7 +2,8 @@ package main
 
 // chart.svg, written by hand (no plotting dependency): per response size,
 // req/s and server CPU µs/request against connections, log x axis, one
-// line per backend.
+// line per backend through the medians, with an error bar on every point
+// from the smallest to the largest repetition.
 
 import (
 	"bytes"
@@ -82,7 +83,7 @@ func WriteChart(w io.Writer, run *Run) error {
 	if !strings.HasPrefix(run.Meta.Pinning, "server pinned") {
 		pinned = "unpinned"
 	}
-	text(&b, 10, 22, "start", 16, fmt.Sprintf("unetbench: medians of %d repetitions, %s, %s", run.Meta.Reps, pinned, run.Meta.Date.Format("2006-01-02 15:04")))
+	text(&b, 10, 22, "start", 16, fmt.Sprintf("unetbench: medians of %d repetitions, bars min–max, %s, %s", run.Meta.Reps, pinned, run.Meta.Date.Format("2006-01-02 15:04")))
 	// Legend.
 	x := 10
 	for i, be := range run.Meta.Backends {
@@ -115,8 +116,8 @@ func panel(b *bytes.Buffer, run *Run, row chartRow, m Metric, ox, oy int) {
 	}
 	text(b, ox+padLeft, oy+20, "start", 13, title+" — "+row.title)
 
-	// Medians per backend, and the axes' ranges.
-	type pt struct{ c, v float64 }
+	// Medians and min-max per backend, and the axes' ranges.
+	type pt struct{ c, v, lo, hi float64 }
 	series := map[string][]pt{}
 	lo, hi, vmax := math.Inf(1), math.Inf(-1), 0.0
 	for _, p := range row.points {
@@ -127,9 +128,9 @@ func panel(b *bytes.Buffer, run *Run, row chartRow, m Metric, ox, oy int) {
 			if len(vals) == 0 {
 				continue
 			}
-			v := Median(vals)
-			series[be] = append(series[be], pt{float64(p.Conns), v})
-			vmax = math.Max(vmax, v)
+			lo, hi := Spread(vals)
+			series[be] = append(series[be], pt{float64(p.Conns), Median(vals), lo, hi})
+			vmax = math.Max(vmax, hi)
 		}
 	}
 	lx0, lx1 := math.Log10(lo), math.Log10(hi)
@@ -170,8 +171,14 @@ func panel(b *bytes.Buffer, run *Run, row chartRow, m Metric, ox, oy int) {
 		}
 		fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", bytes.TrimSpace(poly.Bytes()), color)
 		for _, q := range pts {
+			// The error bar: a vertical line with caps, min to max.
+			x, ylo, yhi := sx(q.c), sy(q.lo), sy(q.hi)
+			fmt.Fprintf(b, `<path class="errbar" d="M%.1f,%.1fV%.1fM%.1f,%.1fh8M%.1f,%.1fh8" stroke="%s" stroke-width="1.2" fill="none"/>`+"\n",
+				x, ylo, yhi, x-4, ylo, x-4, yhi, color)
+		}
+		for _, q := range pts {
 			fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"><title>`, sx(q.c), sy(q.v), color)
-			xml.EscapeText(b, []byte(fmt.Sprintf("%s, %d conns: %s", be, int(q.c), m.Format(q.v))))
+			xml.EscapeText(b, []byte(fmt.Sprintf("%s, %d conns: %s (min %s, max %s)", be, int(q.c), m.Format(q.v), m.Format(q.lo), m.Format(q.hi))))
 			b.WriteString("</title></circle>\n")
 		}
 	}

@@ -35,8 +35,12 @@ func TestChartWellFormed(t *testing.T) {
 	require.NoError(t, WriteChart(&b, r))
 	el := wellFormed(t, b.Bytes())
 	require.Equal(t, 1, el["svg"])
-	// One row (13 B) x two panels (req/s, CPU), one line per backend.
-	require.Equal(t, 2*3, el["polyline"])
+	// One row (13 B) x two panels (req/s, CPU), one line per backend
+	// with samples (the added one has none).
+	require.Equal(t, 2*4, el["polyline"])
+	// An error bar on every point: 2 panels x 2 conns x 4 backends.
+	require.Equal(t, 2*2*4, strings.Count(b.String(), `class="errbar"`))
+	require.Contains(t, b.String(), "uring, 256 conns: 111.0k (min 110.0k, max 112.0k)")
 	require.Contains(t, b.String(), "connections (log scale)")
 	require.Contains(t, b.String(), "x&lt;1&gt; &amp; &#34;y&#34;")
 }

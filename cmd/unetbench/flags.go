@@ -32,6 +32,10 @@ type config struct {
 	idleReps      int
 	gen           string
 	perf          bool
+	mechDuration  time.Duration
+	profile       bool
+	profDuration  time.Duration
+	control       bool
 	serverPkg     string
 	serverBin     string
 }
@@ -41,11 +45,15 @@ type config struct {
 var (
 	fullDefaults = map[string]string{
 		"conns": "1,16,256,1024,4096,10000", "sizes": "13,4096,65536,1048576",
-		"file-sizes": "65536,1048576", "duration": "8s", "reps": "3", "idle-reps": "0",
+		"file-sizes": "65536,1048576", "duration": "3s", "reps": "6", "idle-reps": "0",
+		"mech-duration": "3s",
 	}
+	// -quick runs MinPairs short pairs rather than fewer long ones: with
+	// fewer than MinPairs pairs no cell could carry a verdict.
 	quickDefaults = map[string]string{
 		"conns": "16,256,4096", "sizes": "13",
-		"file-sizes": "", "duration": "2s", "reps": "2", "idle-reps": "1",
+		"file-sizes": "", "duration": "1s", "reps": strconv.Itoa(MinPairs), "idle-reps": "1",
+		"mech-duration": "2s",
 	}
 )
 
@@ -56,21 +64,23 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./cmd/unetbench [flags]\n\n"+
 			"Builds examples/http once, starts it per backend (UNET_BACKEND), drives\n"+
-			"interleaved load against each and writes results.md, results.json and\n"+
-			"chart.svg to -out. Defaults are the full sweep; -quick is a 2-minute check.\n\n")
+			"interleaved load against each and writes results.md, results.json,\n"+
+			"results.bench and chart.svg to -out, after every measurement. Defaults are\n"+
+			"the full sweep; -quick is a 5-minute check. A custom -server/-server-bin must\n"+
+			"keep the contract in cmd/unetbench/contract.go (checked at start-up).\n\n")
 		fs.PrintDefaults()
 	}
 	var c config
 	backends := fs.String("backends", "std,epoll,uring", "backends to compare, comma-separated (std is the baseline for ratios); a backend may carry\nenvironment for its server, to compare settings: uring+UNET_URING_SHARDS=2")
-	fs.BoolVar(&c.quick, "quick", false, "quick check: conns 16,256,4096, size 13, pipeline 1 and 16 at 256, 2s points, 2 reps")
-	reps := fs.String("reps", "", "repetitions per point (full 3, quick 2; at least 2 for a ratio verdict)")
+	fs.BoolVar(&c.quick, "quick", false, "quick check: conns 16,256,4096, size 13, pipeline 1 and 16 at 256, 1s points, 6 reps")
+	reps := fs.String("reps", "", fmt.Sprintf("repetitions (pairs) per point (full and quick 6; below %d no verdict, cells say \"~ (n<%d)\")", MinPairs, MinPairs))
 	conns := fs.String("conns", "", "connection counts (full "+fullDefaults["conns"]+")")
 	sizes := fs.String("sizes", "", "response sizes in bytes from memory: 13 is GET /, others /bytes?n= (full "+fullDefaults["sizes"]+")")
 	fileSizes := fs.String("file-sizes", "", "file response sizes via /file (sendfile path); empty for none (full "+fullDefaults["file-sizes"]+", quick none)")
 	fileConns := fs.String("file-conns", "16,256", "connection counts for the file sizes")
 	pipeline := fs.String("pipeline", "1,16", "pipeline depths run at -pipeline-conns (depth 1 also runs at every -conns)")
 	fs.IntVar(&c.pipelineConns, "pipeline-conns", 256, "connection count for the pipeline depths")
-	duration := fs.String("duration", "", "measured time per point (full 8s, quick 2s; wrk rounds to whole seconds)")
+	duration := fs.String("duration", "", "measured time per point (full 3s, quick 1s; wrk rounds to whole seconds)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured warm-up before each point (0 for none)")
 	fs.DurationVar(&c.settle, "settle", 250*time.Millisecond, "pause between runs so closed connections drain")
 	fs.StringVar(&c.out, "out", "unetbench-out", "output directory")
@@ -79,9 +89,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.idle, "idle", 10000, "idle keep-alive connections for the memory-per-connection point (0 to skip)")
 	idleReps := fs.String("idle-reps", "", "repetitions of the idle memory point (0 = same as -reps; quick 1)")
 	fs.StringVar(&c.gen, "gen", "auto", "HTTP/1.1 load generator: auto (wrk if installed), wrk or builtin")
-	fs.BoolVar(&c.perf, "perf", true, "count server syscalls with perf stat when perf works")
-	fs.StringVar(&c.serverPkg, "server", "./examples/http", "server package to build, relative to the module root")
-	fs.StringVar(&c.serverBin, "server-bin", "", "use this prebuilt server binary instead of building")
+	fs.BoolVar(&c.perf, "perf", true, "count mechanisms (syscalls, context switches, IPIs, io_uring task work) with perf stat,\nin a window of its own per point and backend after the timed ones, when perf works")
+	mechDuration := fs.String("mech-duration", "", "length of each mechanism-count window (full 3s, quick 2s)")
+	fs.BoolVar(&c.profile, "profile", false, "after the timed and mechanism windows, profile every backend at every load point:\nperf record -e cpu-clock -g on the server's CPU and the server's pprof CPU profile\n(the server gets "+pprofEnv+"); raw profiles in -out/profiles")
+	fs.DurationVar(&c.profDuration, "profile-duration", 4*time.Second, "length of each profile window")
+	fs.BoolVar(&c.control, "control", true, "add the A/A control "+controlBackend+" when std runs: std against itself shows the run's noise floor")
+	fs.StringVar(&c.serverPkg, "server", "./examples/http", "server package to build, relative to the module root (see contract.go)")
+	fs.StringVar(&c.serverBin, "server-bin", "", "use this prebuilt server binary instead of building (see contract.go)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -141,6 +155,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.duration, err = time.ParseDuration(pick("duration", *duration)); err != nil || c.duration <= 0 {
 		return nil, fmt.Errorf("-duration: want a positive duration")
 	}
+	if c.mechDuration, err = time.ParseDuration(pick("mech-duration", *mechDuration)); err != nil || c.mechDuration <= 0 {
+		return nil, fmt.Errorf("-mech-duration: want a positive duration")
+	}
+	if c.profDuration <= 0 {
+		return nil, fmt.Errorf("-profile-duration: want a positive duration")
+	}
+	if c.control {
+		c.backends = withControl(c.backends)
+	}
 	switch c.gen {
 	case "auto", "wrk", "builtin":
 	default:
@@ -189,6 +212,31 @@ func parseNames(s string) ([]string, error) {
 		return nil, fmt.Errorf("-backends: empty")
 	}
 	return out, nil
+}
+
+// controlBackend is the A/A control: the std server again, with an
+// environment variable nothing reads, so it is std in a second process.
+// Any win or loss it shows against std is noise by construction.
+const controlBackend = baseline + "+UNET_AA=1"
+
+// withControl adds the A/A control right after std, when std runs and
+// the control is not already listed.
+func withControl(backends []string) []string {
+	at := -1
+	for i, b := range backends {
+		if b == controlBackend {
+			return backends
+		}
+		if b == baseline {
+			at = i
+		}
+	}
+	if at < 0 {
+		return backends
+	}
+	out := append([]string(nil), backends[:at+1]...)
+	out = append(out, controlBackend)
+	return append(out, backends[at+1:]...)
 }
 
 // buildPoints expands the sweep: every size at every conns count, the

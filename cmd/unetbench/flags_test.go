@@ -14,9 +14,11 @@ func TestQuickFlags(t *testing.T) {
 	require.Equal(t, []int{16, 256, 4096}, c.conns)
 	require.Equal(t, []int{13}, c.sizes)
 	require.Empty(t, c.fileSizes)
-	require.Equal(t, 2*time.Second, c.duration)
-	require.Equal(t, 2, c.reps)
+	require.Equal(t, time.Second, c.duration)
+	require.Equal(t, MinPairs, c.reps, "-quick runs enough pairs for a verdict")
 	require.Equal(t, 1, c.idleReps)
+	require.Equal(t, 2*time.Second, c.mechDuration)
+	require.Equal(t, []string{"std", controlBackend, "epoll", "uring"}, c.backends, "the A/A control runs by default")
 	var labels []string
 	for _, p := range buildPoints(c) {
 		labels = append(labels, p.Label())
@@ -27,10 +29,10 @@ func TestQuickFlags(t *testing.T) {
 	}, labels)
 
 	// Explicit flags win over -quick's defaults.
-	c, err = parseFlags([]string{"-quick", "-conns", "16", "-duration", "1s", "-backends", "std"}, io.Discard)
+	c, err = parseFlags([]string{"-quick", "-conns", "16", "-duration", "3s", "-backends", "std", "-control=false"}, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, []int{16}, c.conns)
-	require.Equal(t, time.Second, c.duration)
+	require.Equal(t, 3*time.Second, c.duration)
 	require.Equal(t, []string{"std"}, c.backends)
 	require.Len(t, buildPoints(c), 4) // c16 p1, c256 p1 and p16 (pipeline pair), idle
 }
@@ -40,15 +42,29 @@ func TestFullFlags(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 16, 256, 1024, 4096, 10000}, c.conns)
 	require.Equal(t, []int{13, 4096, 65536, 1 << 20}, c.sizes)
-	require.Equal(t, 3, c.reps)
-	require.Equal(t, 3, c.idleReps)
-	require.Equal(t, 8*time.Second, c.duration)
+	require.Equal(t, 6, c.reps)
+	require.Equal(t, 6, c.idleReps)
+	require.Equal(t, 3*time.Second, c.duration)
+	require.Equal(t, 3*time.Second, c.mechDuration)
+	require.False(t, c.profile)
 	points := buildPoints(c)
 	require.Len(t, points, 4*6+1+2*2+1) // sizes x conns, p16, files x file-conns, idle
 	_, err = parseFlags([]string{"-sizes", "2m"}, io.Discard)
 	require.Error(t, err)
 	_, err = parseFlags([]string{"-conns", "x"}, io.Discard)
 	require.Error(t, err)
+}
+
+func TestWithControl(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"std", "uring"}, []string{"std", controlBackend, "uring"}},
+		{[]string{"uring", "std"}, []string{"uring", "std", controlBackend}},
+		{[]string{"std", "std+X=1"}, []string{"std", controlBackend, "std+X=1"}},
+		{[]string{"std", controlBackend}, []string{"std", controlBackend}},
+		{[]string{"epoll", "uring"}, []string{"epoll", "uring"}}, // no std, no ratios, no control
+	} {
+		require.Equal(t, tc.want, withControl(tc.in), "%v", tc.in)
+	}
 }
 
 func TestBackendOrder(t *testing.T) {

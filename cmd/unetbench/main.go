@@ -1,22 +1,44 @@
 // Command unetbench compares unet's backends (std, epoll, uring) on the
 // example HTTP server: it builds examples/http once, starts it once per
 // backend with UNET_BACKEND set, drives interleaved, repeated load against
-// each, and reports medians, per-pair ratios against std with the noise
-// rule, server CPU, syscalls and context switches per request, and memory
-// per idle connection.
+// each, and reports medians and per-pair ratios against std with a
+// statistical test, server CPU, memory per idle connection and, in windows
+// of their own, the mechanisms behind them.
 //
-//	go run ./cmd/unetbench -quick          # about two minutes
+//	go run ./cmd/unetbench -quick          # about five minutes
 //	go run ./cmd/unetbench                 # the full sweep
-//	go run ./cmd/unetbench -backends std,uring -conns 256 -reps 8
+//	go run ./cmd/unetbench -backends std,uring -conns 256 -reps 8 -profile
 //
-// Output: -out/results.md, results.json (every repetition), chart.svg,
-// and server-<backend>.log.
+// Method. Each point runs on every backend in turn, repetition after
+// repetition (the order reversed on alternate points and repetitions, the
+// starting backend rotated every two). Timed windows have nothing attached
+// to the server: CPU comes from /proc/<pid>/stat and unet's counters from
+// /debug/vars, read before and after. Syscalls, context switches,
+// inter-processor interrupts and io_uring task work are counted by perf in
+// a window of their own per point and backend after the timed ones, and
+// -profile adds a perf and pprof profile window after those. A ratio
+// against std is called a win or a loss only with at least 6 pairs and
+// when the Mann-Whitney U test (golang.org/x/perf/benchmath, as benchstat)
+// and the interval of the per-pair ratio both say so at alpha 0.05; an
+// A/A control (std+UNET_AA=1, the std server again) runs by default so
+// every report shows its noise floor.
+//
+// Output, rewritten after every measurement so an interrupted run keeps
+// what it measured: -out/results.md, results.json (every repetition),
+// results.bench (Go benchmark format: benchstat -col /backend
+// results.bench), chart.svg (medians with min-max bars), server logs and,
+// with -profile, profiles/ (perf.data and pprof files).
+//
+// Your own server: -server (a package in this module) or -server-bin (any
+// binary) replaces examples/http; contract.go documents what it must
+// accept and answer, and every server is checked against it at start-up.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,14 +51,15 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == genChildArg {
 		os.Exit(genChildMain(os.Args[2:]))
 	}
-	os.Exit(run())
+	os.Exit(run(os.Args))
 }
 
-// run does the whole benchmark and returns the exit code. Deferred
-// cleanups (temp dir, servers) run before main exits, also on Ctrl-C.
-func run() int {
+// run does the whole benchmark for the command line args (program name
+// first) and returns the exit code. Deferred cleanups (temp dir, servers)
+// run before main exits, also on Ctrl-C.
+func run(args []string) int {
 	t0 := time.Now()
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	cfg, err := parseFlags(args[1:], os.Stderr)
 	if err != nil {
 		if err.Error() != "flag: help requested" {
 			fmt.Fprintln(os.Stderr, "unetbench:", err)
@@ -92,13 +115,28 @@ func run() int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	perfPath, perfWhy := "", "disabled (-perf=false)"
+	var perf *perfTool
+	perfDesc := "no mechanism counts (-perf=false)"
 	if cfg.perf {
-		perfPath, perfWhy = probePerf(ctx)
+		var why string
+		if perf, why = probePerf(ctx); perf != nil {
+			perfDesc = perf.Describe()
+		} else {
+			perfDesc = "no mechanism counts (perf: " + why + "); unet counters from /debug/vars only"
+		}
 	}
-	perfDesc := "perf stat -e " + perfEvent + " -p <server> for the measured window (all backends), plus unet counters from /debug/vars"
-	if perfPath == "" {
-		perfDesc = "unet counters from /debug/vars only (perf: " + perfWhy + ")"
+	profDesc := ""
+	if cfg.profile {
+		profDesc = fmt.Sprintf("%s per point and backend, after the timed windows: the server's pprof CPU profile (/debug/pprof/profile, server started with %s)", cfg.profDuration, pprofEnv)
+		if perf != nil {
+			profDesc += " and perf record -e cpu-clock -g on the server's CPU"
+		}
+	}
+	control := ""
+	for _, be := range cfg.backends {
+		if be == controlBackend {
+			control = be
+		}
 	}
 
 	points := buildPoints(cfg)
@@ -113,9 +151,10 @@ func run() int {
 	model, cores := cpuInfo()
 	r := &Run{
 		Meta: Meta{
-			Command: commandLine(os.Args), Date: t0, CPUModel: model, Cores: cores,
+			Command: commandLine(args), Date: t0, CPUModel: model, Cores: cores,
 			Kernel: kernel(), GoVersion: goVersion(ctx, modRoot), Pinning: pin.Describe(),
-			Generator: gen.Name(), Perf: perfDesc, Backends: cfg.backends, Reps: cfg.reps,
+			Generator: gen.Name(), Perf: perfDesc, Control: control, Profile: profDesc,
+			MechWindow: cfg.mechDuration.String(), Backends: cfg.backends, Reps: cfg.reps,
 			IdleReps: cfg.idleReps, Duration: cfg.duration.String(), Warmup: cfg.warmup.String(),
 			FileSize: fileSize,
 		},
@@ -124,8 +163,12 @@ func run() int {
 	if cfg.h2 {
 		r.Meta.Notes = append(r.Meta.Notes, "HTTP/2 cleartext (h2c prior knowledge) via h2load; the idle memory point still uses HTTP/1.1")
 	}
-	b := &bench{cfg: cfg, run: r, pin: pin, gen: gen, perf: perfPath, tmp: tmp, fileSize: fileSize,
-		opts:    ServerOpts{Bin: bin, File: file, Pin: pin, Logs: out},
+	var serverEnv []string
+	if cfg.profile {
+		serverEnv = append(serverEnv, pprofEnv)
+	}
+	b := &bench{cfg: cfg, run: r, pin: pin, gen: gen, perf: perf, tmp: tmp, out: out, fileSize: fileSize, t0: t0,
+		opts:    ServerOpts{Bin: bin, File: file, Pin: pin, Logs: out, Env: serverEnv},
 		servers: map[string]*Server{}, infos: map[string]*ServerInfo{}}
 	for _, be := range cfg.backends {
 		logPath := filepath.Join(out, "server-"+be+".log")
@@ -134,11 +177,14 @@ func run() int {
 		b.infos[be] = info
 		r.Servers = append(r.Servers, info)
 	}
-	fmt.Fprintf(os.Stderr, "%s\ngenerator: %s\nsyscalls: %s\n%d points x %d backends x %d reps, about %s\n",
-		pin.Describe(), gen.Name(), perfDesc, len(points), len(cfg.backends), cfg.reps, b.estimate().Round(time.Second))
+	b.progress = newProgress(os.Stderr, time.Now, b.plan())
+	fmt.Fprintf(os.Stderr, "%s\ngenerator: %s\nmechanisms: %s\n%d points x %d backends x %d reps, about %s; results saved to %s as they come\n",
+		pin.Describe(), gen.Name(), perfDesc, len(points), len(cfg.backends), cfg.reps, b.progress.Planned().Round(time.Second), out)
 
 	b.idlePhase(ctx)
 	b.loadPhase(ctx)
+	b.mechPhase(ctx)
+	b.profilePhase(ctx)
 	b.stopAll()
 	b.scanLogs()
 
@@ -149,7 +195,7 @@ func run() int {
 	}
 	report, _ := os.ReadFile(filepath.Join(out, "results.md"))
 	os.Stdout.Write(report)
-	fmt.Fprintf(os.Stderr, "\nwrote %s/{results.md,results.json,chart.svg}\n", out)
+	fmt.Fprintf(os.Stderr, "\nwrote %s/{results.md,results.json,results.bench,chart.svg}\n", out)
 	if r.Meta.Interrupted {
 		return 130
 	}
@@ -191,32 +237,49 @@ func writePayload(path string, size int) error {
 	return os.WriteFile(path, buf, 0o644)
 }
 
-// writeOutputs writes results.json, results.md and chart.svg.
+// writeOutputs writes results.json, results.md, results.bench and
+// chart.svg. Each file is written aside and renamed into place, so a crash
+// or Ctrl-C while saving leaves the previous complete version.
 func writeOutputs(dir string, r *Run) error {
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(js, '\n'), 0o644); err != nil {
-		return err
+	files := []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{"results.json", func(w io.Writer) error { _, err := w.Write(append(js, '\n')); return err }},
+		{"results.md", func(w io.Writer) error { return WriteReport(w, r) }},
+		{"results.bench", func(w io.Writer) error { return WriteBench(w, r) }},
+		{"chart.svg", func(w io.Writer) error { return WriteChart(w, r) }},
 	}
-	for name, write := range map[string]func(*os.File) error{
-		"results.md": func(f *os.File) error { return WriteReport(f, r) },
-		"chart.svg":  func(f *os.File) error { return WriteChart(f, r) },
-	} {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		err = write(f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %v", name, err)
+	for _, f := range files {
+		if err := writeAtomic(filepath.Join(dir, f.name), f.write); err != nil {
+			return fmt.Errorf("%s: %v", f.name, err)
 		}
 	}
 	return nil
+}
+
+// writeAtomic writes path through a temporary file and a rename.
+func writeAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // no-op after the rename
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // maxInt is the largest value of xs, 0 for none.

@@ -47,7 +47,7 @@ var Metrics = []Metric{
 	},
 	{
 		Key: "cpu_us_per_req", Title: "Server CPU per request (user+sys, µs)", Mode: ModeLoad, Ratio: true,
-		Note: "utime+stime of the server process from /proc/<pid>/stat, before/after the measured window, divided by completed requests.",
+		Note: "utime+stime of the server process from /proc/<pid>/stat (100 Hz ticks), before/after the timed window, divided by completed requests. Reading /proc attaches nothing to the server.",
 		Get: func(s *Sample) (float64, bool) {
 			u, ok1 := opt(s.CPUUserUsPerReq)
 			k, ok2 := opt(s.CPUSysUsPerReq)
@@ -63,12 +63,6 @@ var Metrics = []Metric{
 	{
 		Key: "cpu_sys_us_per_req", Title: "Server kernel CPU per request (µs)", Mode: ModeLoad, Ratio: true,
 		Get:    func(s *Sample) (float64, bool) { return opt(s.CPUSysUsPerReq) },
-		Format: fmtFloat,
-	},
-	{
-		Key: "perf_syscalls_per_req", Title: "Syscalls per request (perf raw_syscalls:sys_enter)", Mode: ModeLoad, Ratio: true,
-		Note:   "Every syscall of the server process (all threads) during the measured window, counted by perf; this is the only syscall count that includes std.",
-		Get:    func(s *Sample) (float64, bool) { return opt(s.PerfSyscallsPerReq) },
 		Format: fmtFloat,
 	},
 	{

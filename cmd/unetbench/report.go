@@ -77,9 +77,12 @@ func others(run *Run) []string {
 func WriteReport(w io.Writer, run *Run) error {
 	bw := bufio.NewWriter(w)
 	writeHeader(bw, run)
+	writeControl(bw, run)
 	for _, m := range Metrics {
 		writeMetric(bw, run, m)
 	}
+	writeMechanisms(bw, run)
+	writeProfiles(bw, run)
 	writeCounters(bw, run)
 	writeProblems(bw, run)
 	writeServers(bw, run)
@@ -98,8 +101,14 @@ func writeHeader(w io.Writer, run *Run) {
 	fmt.Fprintf(w, "- Machine: %s, %d cores, %s, %s\n", m.CPUModel, m.Cores, m.Kernel, m.GoVersion)
 	fmt.Fprintf(w, "- Pinning: %s\n", m.Pinning)
 	fmt.Fprintf(w, "- Load generator: %s\n", m.Generator)
-	fmt.Fprintf(w, "- Syscall counting: %s\n", m.Perf)
-	fmt.Fprintf(w, "- Backends: %s; %d repetitions per point (%d for idle memory), %s measured after %s warm-up, backend order interleaved and rotated every repetition\n",
+	fmt.Fprintf(w, "- Timed windows: nothing attached to the server; CPU from /proc/<pid>/stat and counters from /debug/vars read before and after\n")
+	fmt.Fprintf(w, "- Mechanism counts: %s\n", m.Perf)
+	if m.Profile != "" {
+		fmt.Fprintf(w, "- Profiles: %s\n", m.Profile)
+	}
+	fmt.Fprintf(w, "- Backends: %s; %d repetitions per point (%d for idle memory), %s timed after %s warm-up. "+
+		"Order within a repetition: the backends in turn, reversed on every other point and repetition, "+
+		"and the starting backend rotated every two repetitions\n",
 		strings.Join(m.Backends, ", "), m.Reps, m.IdleReps, m.Duration, m.Warmup)
 	if m.FileSize > 0 {
 		fmt.Fprintf(w, "- File points: /file serves a generated %s file through http.ServeFile (ReaderFrom/sendfile path); smaller sizes are Range requests of it\n", sizeLabel(m.FileSize))
@@ -108,10 +117,13 @@ func writeHeader(w io.Writer, run *Run) {
 		fmt.Fprintf(w, "- Note: %s\n", n)
 	}
 	fmt.Fprintf(w, "\nCells are medians over repetitions. A ratio column is backend/std computed per repetition "+
-		"(the two runs of a pair ran back to back), then the median of those ratios and, in brackets, their min–max. "+
-		"**Noise rule:** a ratio is called a win or a loss only when every pair lies on the same side of 1.0 "+
-		"(and there are at least %d pairs); when the spread covers 1.0 it is shown as `~` (within noise), "+
-		"with fewer pairs as `?`. Run-to-run noise on the reference machine is 3-4%% (CV): a 5%% difference needs 8+ pairs.\n\n", MinPairs)
+		"(the two runs of a pair ran close together), shown as the median of those ratios and, in brackets, "+
+		"its distribution-free 95%% confidence interval (golang.org/x/perf/benchmath). "+
+		"**Noise rule:** a ratio is called a win or a loss only with at least %d pairs and when two tests agree at alpha %.2f: "+
+		"the Mann-Whitney U test of the two samples (benchstat's test; p is printed) and the interval of the "+
+		"per-pair ratio excluding 1.0. Otherwise it is `~` (no difference shown); with fewer pairs it is `~ (n<%d)` and "+
+		"the brackets are the min–max. The A/A control (std against std) shows this run's noise floor: "+
+		"any win or loss in its column is a false positive.\n\n", MinPairs, Alpha, MinPairs)
 }
 
 // writeMetric writes one metric's table, if any sample has the metric.
@@ -140,8 +152,7 @@ func writeMetric(w io.Writer, run *Run, m Metric) {
 			row = append(row, m.Format(Median(mapValues(v))))
 		}
 		for _, b := range cmp {
-			c := Compare(PairRatios(values(run, p, b, m), base), m.Higher)
-			row = append(row, c.String())
+			row = append(row, Compare(values(run, p, b, m), base, m.Higher).String())
 		}
 		rows = append(rows, row)
 	}
@@ -161,6 +172,15 @@ func writeMetric(w io.Writer, run *Run, m Metric) {
 	writeTable(w, head, rows, true)
 	if m.Note != "" {
 		fmt.Fprintf(w, "\n%s\n", m.Note)
+	}
+	if c := run.Meta.Control; c != "" && len(cmp) > 0 {
+		var all []float64
+		for _, p := range points {
+			all = append(all, PairRatios(values(run, p, c, m), values(run, p, baseline, m))...)
+		}
+		if lo, hi := Spread(all); len(all) > 0 {
+			fmt.Fprintf(w, "\nNoise floor of this table: the A/A control's per-pair ratios (%s/%s, %d pairs over all points) span %.2f–%.2f.\n", c, baseline, len(all), lo, hi)
+		}
 	}
 	fmt.Fprintln(w)
 }

@@ -108,8 +108,8 @@ type Sample struct {
 	CPUUserUsPerReq    *float64           `json:"cpu_user_us_per_req,omitempty"`
 	CPUSysUsPerReq     *float64           `json:"cpu_sys_us_per_req,omitempty"`
 	CtxPerReq          *float64           `json:"ctx_switches_per_req,omitempty"`
+	OtherLoadPct       *float64           `json:"other_load_pct,omitempty"` // others' share of the server's CPU
 	UnetSyscallsPerReq *float64           `json:"unet_syscalls_per_req,omitempty"`
-	PerfSyscallsPerReq *float64           `json:"perf_syscalls_per_req,omitempty"`
 	Unet               map[string]float64 `json:"unet_deltas,omitempty"` // counter deltas over the window
 
 	IdleRSSBeforeKB  int64    `json:"idle_rss_before_kb,omitempty"`
@@ -123,7 +123,8 @@ func (s *Sample) OK() bool { return s.Err == "" }
 // ServerInfo records what happened to one backend's server processes.
 type ServerInfo struct {
 	Backend  string   `json:"backend"`
-	Reported string   `json:"reported_backend"` // what /debug/vars said it runs
+	Reported string   `json:"reported_backend"`   // what /debug/vars said it runs
+	Contract string   `json:"contract,omitempty"` // "ok" once checkContract passed
 	Starts   int      `json:"starts"`
 	Failed   int      `json:"failed_starts"`
 	Restarts int      `json:"restarts"` // after a crash or hang mid-run
@@ -142,7 +143,10 @@ type Meta struct {
 	GoVersion   string    `json:"go_version"`
 	Pinning     string    `json:"pinning"`
 	Generator   string    `json:"generator"`
-	Perf        string    `json:"perf"`
+	Perf        string    `json:"perf"`    // how mechanisms are counted
+	Control     string    `json:"control"` // the A/A control backend, or ""
+	Profile     string    `json:"profile"` // how profiles are taken, or ""
+	MechWindow  string    `json:"mech_window,omitempty"`
 	Backends    []string  `json:"backends"`
 	Reps        int       `json:"reps"`
 	IdleReps    int       `json:"idle_reps"`
@@ -156,10 +160,57 @@ type Meta struct {
 
 // Run is the whole result set, as written to results.json.
 type Run struct {
-	Meta    Meta          `json:"meta"`
-	Points  []Point       `json:"points"`
-	Servers []*ServerInfo `json:"servers"`
-	Samples []*Sample     `json:"samples"`
+	Meta     Meta          `json:"meta"`
+	Points   []Point       `json:"points"`
+	Servers  []*ServerInfo `json:"servers"`
+	Samples  []*Sample     `json:"samples"`
+	Mechs    []*Mech       `json:"mechanisms,omitempty"`
+	Profiles []*Profile    `json:"profiles,omitempty"`
+}
+
+// Mech is one mechanism-count window: one backend at one point, under the
+// same load as the timed windows but with perf counting, so nothing it
+// costs lands in a timed window. Counts are raw event totals; the report
+// divides them by Requests.
+type Mech struct {
+	Point    Point              `json:"point"`
+	Backend  string             `json:"backend"`
+	Start    time.Time          `json:"start"`
+	Requests int64              `json:"requests,omitempty"`
+	Seconds  float64            `json:"seconds,omitempty"`
+	Server   map[string]float64 `json:"server_events,omitempty"` // perf stat -p <server>
+	System   map[string]float64 `json:"system_events,omitempty"` // perf stat -a
+	Err      string             `json:"error,omitempty"`
+}
+
+// Profile is one -profile window: where the server's CPU went, from perf
+// (kernel and user, sampled on the server's CPU) and from Go's pprof.
+type Profile struct {
+	Point    Point       `json:"point"`
+	Backend  string      `json:"backend"`
+	Requests int64       `json:"requests,omitempty"`
+	PerfData string      `json:"perf_data,omitempty"` // raw perf.data, in the output directory
+	Shares   *CPUShares  `json:"cpu_shares,omitempty"`
+	Kernel   []FuncShare `json:"kernel_top,omitempty"` // perf [k] symbols of the server
+	User     []FuncShare `json:"user_top,omitempty"`   // perf [.] symbols of the server
+	PerfErr  string      `json:"perf_error,omitempty"`
+	Pprof    string      `json:"pprof,omitempty"` // raw CPU profile, in the output directory
+	Go       []FuncShare `json:"pprof_top,omitempty"`
+	PprofErr string      `json:"pprof_error,omitempty"`
+}
+
+// CPUShares splits the samples of the server's CPU, in percent.
+type CPUShares struct {
+	ServerKernel float64 `json:"server_kernel"`
+	ServerUser   float64 `json:"server_user"`
+	Idle         float64 `json:"idle"`
+	Other        float64 `json:"other"` // other processes that ran on that CPU
+}
+
+// FuncShare is one function's share of samples, in percent.
+type FuncShare struct {
+	Name string  `json:"name"`
+	Pct  float64 `json:"pct"`
 }
 
 // f64 makes an optional metric value.

@@ -40,7 +40,8 @@ type ServerOpts struct {
 	Bin  string
 	File string // -file for /file, or ""
 	Pin  Pinning
-	Logs string // directory for server logs
+	Logs string   // directory for server logs
+	Env  []string // extra environment for every server (KEY=VALUE)
 }
 
 // Server is one running example-server process.
@@ -76,7 +77,8 @@ func startServer(ctx context.Context, o ServerOpts, backend string) (*Server, er
 	// a chance to shut down, which Stop does; Pdeathsig covers our death.
 	cmd := exec.Command(argv[0], argv[1:]...)
 	base, extra := splitVariant(backend)
-	cmd.Env = childEnv(append([]string{"UNET_BACKEND=" + base}, extra...), o.Pin.Enabled)
+	env := append([]string{"UNET_BACKEND=" + base}, o.Env...)
+	cmd.Env = childEnv(append(env, extra...), o.Pin.Enabled)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {

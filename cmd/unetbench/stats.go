@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"golang.org/x/perf/benchmath"
 )
 
 // Median returns the median of xs, NaN when xs is empty. The median, not
@@ -22,23 +24,29 @@ func Median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
+// pairs lists the repetitions present in both b and base with a positive,
+// finite base and a finite b: the repetitions a paired comparison can use.
+func pairs(b, base map[int]float64) []int {
+	var reps []int
+	for r, v := range b {
+		d, ok := base[r]
+		if !ok || !(d > 0) || math.IsInf(d, 0) || math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		reps = append(reps, r)
+	}
+	sort.Ints(reps)
+	return reps
+}
+
 // PairRatios divides each value of b by the base value from the same
 // repetition. Pairing by repetition cancels drift that affects both runs of
 // a pair (they ran back to back); repetitions missing on either side, and
 // non-positive bases, are skipped.
 func PairRatios(b, base map[int]float64) []float64 {
-	reps := make([]int, 0, len(b))
-	for r := range b {
-		reps = append(reps, r)
-	}
-	sort.Ints(reps)
 	var out []float64
-	for _, r := range reps {
-		d, ok := base[r]
-		if !ok || !(d > 0) || math.IsNaN(b[r]) || math.IsInf(b[r], 0) {
-			continue
-		}
-		out = append(out, b[r]/d)
+	for _, r := range pairs(b, base) {
+		out = append(out, b[r]/base[r])
 	}
 	return out
 }
@@ -62,41 +70,79 @@ type Verdict int
 const (
 	// Insufficient: fewer than MinPairs pairs, nothing may be claimed.
 	Insufficient Verdict = iota
-	// Noise: the pairs disagree on the side of 1.0, so no claim.
+	// Noise: the tests do not reject "no difference" at Alpha.
 	Noise
-	// Win: every pair is better than std.
+	// Win: significantly better than std.
 	Win
-	// Loss: every pair is worse than std.
+	// Loss: significantly worse than std.
 	Loss
 )
 
-// MinPairs is the fewest pairs a verdict needs: one pair cannot show
-// whether its difference is larger than the run-to-run noise (3-4% CV on
-// the reference machine).
-const MinPairs = 2
+// MinPairs is the fewest pairs a verdict needs. With fewer, chance alone
+// puts every pair on one side of 1.0 too often (2 pairs: 50%, 3: 25%),
+// and the U-test cannot reach Alpha with fewer than 4 per side; 6 pairs
+// give the ratio's median a distribution-free 95% interval (min-max,
+// 97% confidence) and the U-test a smallest p of 0.002.
+const MinPairs = 6
 
-// Comparison summarises the per-pair ratios of one backend against std.
+// Alpha is the significance level of every verdict.
+const Alpha = 0.05
+
+// confidence is the level of the interval printed around a ratio.
+const confidence = 0.95
+
+// Comparison summarises one backend against std at one point and metric.
 type Comparison struct {
 	Pairs   int
-	Median  float64
-	Min     float64
-	Max     float64
+	Median  float64 // median of the per-pair ratios backend/std
+	Lo, Hi  float64 // 95% interval of that median (min-max below MinPairs)
+	P       float64 // Mann-Whitney U test of the two samples, two-sided
 	Verdict Verdict
 }
 
-// Compare applies the noise rule: a ratio is a win or a loss only when at
-// least MinPairs pairs exist and all of them fall on the same side of 1.0;
-// if the min-max spread of the pairs covers 1.0 it is "~" (within noise).
-// higherBetter says which side of 1.0 is the win (req/s vs. latency/CPU).
-func Compare(ratios []float64, higherBetter bool) Comparison {
-	c := Comparison{Pairs: len(ratios), Median: Median(ratios)}
-	c.Min, c.Max = Spread(ratios)
+// Compare tests one backend's values b against the baseline's, both by
+// repetition. Two tests must agree before anything is called a win or a
+// loss, each at Alpha:
+//
+//   - the Mann-Whitney U test of the two samples (what benchstat uses,
+//     golang.org/x/perf/benchmath.AssumeNothing), which makes no
+//     assumption about the shape of the distributions;
+//   - the distribution-free confidence interval of the median per-pair
+//     ratio (benchmath's order-statistic interval, a sign test on the
+//     pairs), which must exclude 1.0: pairing cancels drift that moves
+//     both runs of a pair.
+//
+// Below MinPairs pairs there is no verdict at all. higherBetter says which
+// side of 1.0 is the win (req/s against latency and CPU).
+func Compare(b, base map[int]float64, higherBetter bool) Comparison {
+	reps := pairs(b, base)
+	c := Comparison{Pairs: len(reps), P: math.NaN()}
+	if c.Pairs == 0 {
+		c.Median, c.Lo, c.Hi = math.NaN(), math.NaN(), math.NaN()
+		return c
+	}
+	var ratios, xs, ys []float64
+	for _, r := range reps {
+		ratios = append(ratios, b[r]/base[r])
+		xs = append(xs, base[r])
+		ys = append(ys, b[r])
+	}
+	c.Median = Median(ratios)
+	if c.Pairs < MinPairs {
+		c.Lo, c.Hi = Spread(ratios)
+		return c
+	}
+	th := benchmath.DefaultThresholds
+	th.CompareAlpha = Alpha
+	rs := benchmath.NewSample(ratios, &th) // NewSample sorts in place: these are copies
+	sum := benchmath.AssumeNothing.Summary(rs, confidence)
+	c.Lo, c.Hi = sum.Lo, sum.Hi
+	u := benchmath.AssumeNothing.Compare(benchmath.NewSample(xs, &th), benchmath.NewSample(ys, &th))
+	c.P = u.P
 	switch {
-	case c.Pairs < MinPairs:
-		c.Verdict = Insufficient
-	case c.Min <= 1 && c.Max >= 1:
+	case !(c.P < Alpha) || (c.Lo <= 1 && c.Hi >= 1):
 		c.Verdict = Noise
-	case (c.Min > 1) == higherBetter:
+	case (c.Lo > 1) == higherBetter:
 		c.Verdict = Win
 	default:
 		c.Verdict = Loss
@@ -104,19 +150,31 @@ func Compare(ratios []float64, higherBetter bool) Comparison {
 	return c
 }
 
+// Labelled reports whether the comparison claims a difference.
+func (c Comparison) Labelled() bool { return c.Verdict == Win || c.Verdict == Loss }
+
 // String renders the comparison for a table cell, for example
-// "1.12 win [1.08–1.15]", "~1.01 [0.97–1.06]" or "1.05 ? (1 pair)".
+// "**1.12 win** [1.08–1.15] p=0.002", "~1.01 [0.97–1.06] p=0.39" or
+// "~ (n<6) 1.05 [0.98–1.10]".
 func (c Comparison) String() string {
 	switch {
 	case c.Pairs == 0:
 		return "-"
 	case c.Verdict == Insufficient:
-		return fmt.Sprintf("%.2f ? (%d pair)", c.Median, c.Pairs)
+		return fmt.Sprintf("~ (n<%d) %.2f [%.2f–%.2f]", MinPairs, c.Median, c.Lo, c.Hi)
 	case c.Verdict == Noise:
-		return fmt.Sprintf("~%.2f [%.2f–%.2f]", c.Median, c.Min, c.Max)
+		return fmt.Sprintf("~%.2f [%.2f–%.2f] p=%s", c.Median, c.Lo, c.Hi, fmtP(c.P))
 	case c.Verdict == Win:
-		return fmt.Sprintf("**%.2f win** [%.2f–%.2f]", c.Median, c.Min, c.Max)
+		return fmt.Sprintf("**%.2f win** [%.2f–%.2f] p=%s", c.Median, c.Lo, c.Hi, fmtP(c.P))
 	default:
-		return fmt.Sprintf("**%.2f loss** [%.2f–%.2f]", c.Median, c.Min, c.Max)
+		return fmt.Sprintf("**%.2f loss** [%.2f–%.2f] p=%s", c.Median, c.Lo, c.Hi, fmtP(c.P))
 	}
+}
+
+// fmtP writes a p-value with the precision that matters near Alpha.
+func fmtP(p float64) string {
+	if p < 0.001 {
+		return "<0.001"
+	}
+	return fmt.Sprintf("%.3f", p)
 }

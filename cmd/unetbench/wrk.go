@@ -4,54 +4,87 @@ package main
 // tool and costs less CPU per request than the built-in Go client.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// pipelineLua is TechEmpower's pipeline.lua: each write carries `depth`
-// copies of the request (wrk.format() includes -H headers), so wrk keeps
-// depth requests in flight per connection.
-const pipelineLua = `-- written by unetbench: send args[1] requests per write
+// wrkLua is the script every wrk run gets. init() takes the pipeline
+// depth: above 1 it defines request(), whose string carries depth copies
+// of the request (wrk.format() includes -H headers), as TechEmpower's
+// pipeline.lua does; at depth 1 it defines none, so wrk keeps its static
+// request and no Lua runs per request. done() prints the results as one
+// machine-readable JSON line, so nothing depends on wrk's human-readable
+// report. Numbers that are not finite (no latency recorded) print null.
+const wrkLua = `-- written by unetbench
 init = function(args)
   local depth = tonumber(args[1]) or 1
-  local r = {}
-  for i = 1, depth do
-    r[i] = wrk.format()
+  if depth > 1 then
+    local r = {}
+    for i = 1, depth do
+      r[i] = wrk.format()
+    end
+    local req = table.concat(r)
+    request = function()
+      return req
+    end
   end
-  req = table.concat(r)
 end
 
-request = function()
-  return req
+local function num(v)
+  if v == nil or v ~= v or v == math.huge or v == -math.huge then
+    return "null"
+  end
+  return string.format("%.17g", v)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  local fields = {
+    "\"duration_us\":" .. num(summary.duration),
+    "\"requests\":" .. num(summary.requests),
+    "\"bytes\":" .. num(summary.bytes),
+    "\"connect_errors\":" .. num(e.connect),
+    "\"read_errors\":" .. num(e.read),
+    "\"write_errors\":" .. num(e.write),
+    "\"status_errors\":" .. num(e.status),
+    "\"timeouts\":" .. num(e.timeout),
+    "\"mean_us\":" .. num(latency.mean),
+    "\"max_us\":" .. num(latency.max),
+    "\"p50_us\":" .. num(latency:percentile(50)),
+    "\"p99_us\":" .. num(latency:percentile(99)),
+  }
+  io.write("` + wrkResultTag + ` {" .. table.concat(fields, ",") .. "}\n")
 end
 `
+
+// wrkResultTag starts the line wrkLua's done() prints.
+const wrkResultTag = "UNETBENCH_WRK_RESULT"
 
 // wrkGen runs wrk with one thread pinned to the generator CPU.
 type wrkGen struct {
 	path    string
 	version string
-	lua     string // pipeline.lua in the temp dir
+	lua     string // wrkLua in the temp dir
 	pin     Pinning
 	timeout time.Duration
 }
 
-// newWrk finds wrk and writes the pipelining script into dir.
+// newWrk finds wrk and writes its script into dir.
 func newWrk(dir string, pin Pinning) (*wrkGen, error) {
 	path, err := exec.LookPath("wrk")
 	if err != nil {
 		return nil, err
 	}
-	lua := filepath.Join(dir, "pipeline.lua")
-	if err := os.WriteFile(lua, []byte(pipelineLua), 0o644); err != nil {
+	lua := filepath.Join(dir, "unetbench.lua")
+	if err := os.WriteFile(lua, []byte(wrkLua), 0o644); err != nil {
 		return nil, err
 	}
 	// `wrk -v` prints its version and exits non-zero.
@@ -62,7 +95,7 @@ func newWrk(dir string, pin Pinning) (*wrkGen, error) {
 }
 
 func (w *wrkGen) Name() string {
-	return fmt.Sprintf("%s (-t 1 --latency, pipelining via pipeline.lua)", w.version)
+	return fmt.Sprintf("%s (-t 1; pipelining and results via a Lua script: request() and done())", w.version)
 }
 
 // wrkArgs builds the command line. One thread however many connections:
@@ -70,21 +103,14 @@ func (w *wrkGen) Name() string {
 func wrkArgs(spec LoadSpec, lua string, timeout time.Duration) []string {
 	args := []string{"-t", "1", "-c", strconv.Itoa(spec.Conns),
 		"-d", wrkSeconds(spec.Duration),
-		"--timeout", wrkSeconds(timeout), "--latency"}
+		"--timeout", wrkSeconds(timeout), "-s", lua}
 	if spec.Header != "" {
 		args = append(args, "-H", spec.Header)
 	}
-	if spec.Pipeline > 1 {
-		args = append(args, "-s", lua)
-	}
-	args = append(args, spec.URL())
-	if spec.Pipeline > 1 {
-		args = append(args, "--", strconv.Itoa(spec.Pipeline))
-	}
-	return args
+	return append(args, spec.URL(), "--", strconv.Itoa(max(spec.Pipeline, 1)))
 }
 
-// Run runs wrk and parses its report.
+// Run runs wrk and reads the line its done() hook printed.
 func (w *wrkGen) Run(ctx context.Context, spec LoadSpec) (LoadResult, error) {
 	argv := w.pin.Wrap(append([]string{w.path}, wrkArgs(spec, w.lua, w.timeout)...), w.pin.GenCPU)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -101,83 +127,68 @@ func (w *wrkGen) Run(ctx context.Context, spec LoadSpec) (LoadResult, error) {
 	return parseWrk(out.String())
 }
 
-var (
-	wrkReqRe    = regexp.MustCompile(`(\d+) requests in ([\d.]+\w+),`)
-	wrkRPSRe    = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
-	wrkPctRe    = regexp.MustCompile(`^\s+(50|75|90|99)%\s+([\d.]+\w+)\s*$`)
-	wrkLatRe    = regexp.MustCompile(`^\s+Latency\s+([\d.]+\w+)\s+([\d.]+\w+)\s+([\d.]+\w+)`)
-	wrkSockRe   = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
-	wrkNon2xxRe = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
-)
+// wrkResult is the JSON line of wrkLua's done(). Pointers: null means
+// wrk had no value.
+type wrkResult struct {
+	DurationUs    *float64 `json:"duration_us"`
+	Requests      *float64 `json:"requests"`
+	Bytes         *float64 `json:"bytes"`
+	ConnectErrors float64  `json:"connect_errors"`
+	ReadErrors    float64  `json:"read_errors"`
+	WriteErrors   float64  `json:"write_errors"`
+	StatusErrors  float64  `json:"status_errors"`
+	Timeouts      float64  `json:"timeouts"`
+	MeanUs        *float64 `json:"mean_us"`
+	MaxUs         *float64 `json:"max_us"`
+	P50Us         *float64 `json:"p50_us"`
+	P99Us         *float64 `json:"p99_us"`
+}
 
-// parseWrk reads wrk --latency output: requests, Requests/sec, the 50%
-// and 99% latency lines, average and max latency, and errors.
+// parseWrk finds the result line in wrk's output and converts it.
 func parseWrk(out string) (LoadResult, error) {
 	var r LoadResult
-	m := wrkRPSRe.FindStringSubmatch(out)
-	if m == nil {
-		return r, fmt.Errorf("wrk output has no Requests/sec: %q", out)
-	}
-	r.ReqPerSec, _ = strconv.ParseFloat(m[1], 64)
-	if m := wrkReqRe.FindStringSubmatch(out); m != nil {
-		r.Requests, _ = strconv.ParseInt(m[1], 10, 64)
-		if us, err := parseLatency(m[2]); err == nil {
-			r.Seconds = us / 1e6
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(l), wrkResultTag+" "); ok {
+			line = rest
 		}
 	}
-	pct := map[string]float64{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		if m := wrkPctRe.FindStringSubmatch(line); m != nil {
-			if us, err := parseLatency(m[2]); err == nil {
-				pct[m[1]] = us
-			}
-		}
-		if m := wrkLatRe.FindStringSubmatch(line); m != nil {
-			if us, err := parseLatency(m[1]); err == nil {
-				r.MeanUs = f64(us)
-			}
-			if us, err := parseLatency(m[3]); err == nil {
-				r.MaxUs = f64(us)
-			}
-		}
+	if line == "" {
+		return r, fmt.Errorf("wrk output has no %s line (did the Lua script run?): %q", wrkResultTag, out)
 	}
-	// wrk prints 0.00us for a percentile it has no data for (seen with
-	// few pipelined batches): that is "unknown", not zero.
-	if v, ok := pct["50"]; ok && v > 0 {
-		r.P50Us = f64(v)
+	var w wrkResult
+	if err := json.Unmarshal([]byte(line), &w); err != nil {
+		return r, fmt.Errorf("wrk result %q: %v", line, err)
 	}
-	if v, ok := pct["99"]; ok && v > 0 {
-		r.P99Us = f64(v)
+	if w.DurationUs == nil || w.Requests == nil || !(*w.DurationUs > 0) {
+		return r, fmt.Errorf("wrk result %q: no duration or request count", line)
 	}
-	var detail []string
-	if m := wrkSockRe.FindStringSubmatch(out); m != nil {
-		for _, s := range m[1:] {
-			n, _ := strconv.ParseInt(s, 10, 64)
-			r.Errors += n
-		}
-		detail = append(detail, strings.TrimSpace(m[0]))
-	}
-	if m := wrkNon2xxRe.FindStringSubmatch(out); m != nil {
-		n, _ := strconv.ParseInt(m[1], 10, 64)
-		r.Errors += n
-		// wrk counts non-2xx responses in Requests/sec; take them out so
-		// req/s means successful requests, as with the other generators.
-		if r.Requests > 0 {
-			r.ReqPerSec *= float64(max(r.Requests-n, 0)) / float64(r.Requests)
-			r.Requests = max(r.Requests-n, 0)
-		}
-		detail = append(detail, strings.TrimSpace(m[0]))
-	}
+	r.Seconds = *w.DurationUs / 1e6
+	// wrk counts non-2xx/3xx responses as completed requests; they are
+	// errors here, so req/s means successful requests as with the other
+	// generators.
+	r.Requests = max(int64(*w.Requests)-int64(w.StatusErrors), 0)
+	r.ReqPerSec = float64(r.Requests) / r.Seconds
+	r.Errors = int64(w.ConnectErrors + w.ReadErrors + w.WriteErrors + w.StatusErrors + w.Timeouts)
 	if r.Errors > 0 {
-		r.ErrorDetail = strings.Join(detail, "; ")
+		r.ErrorDetail = fmt.Sprintf("socket errors: connect %.0f, read %.0f, write %.0f, timeout %.0f; non-2xx or 3xx responses: %.0f",
+			w.ConnectErrors, w.ReadErrors, w.WriteErrors, w.Timeouts, w.StatusErrors)
+	}
+	// wrk reports 0 for a percentile it has no data for: that is
+	// "unknown", not zero.
+	for _, v := range []struct {
+		src *float64
+		dst **float64
+	}{{w.P50Us, &r.P50Us}, {w.P99Us, &r.P99Us}, {w.MeanUs, &r.MeanUs}, {w.MaxUs, &r.MaxUs}} {
+		if v.src != nil && *v.src > 0 {
+			*v.dst = f64(*v.src)
+		}
 	}
 	return r, nil
 }
 
-// parseLatency converts wrk's and h2load's durations ("160.00us",
-// "1.98ms", "2.00s", "1.05m") to microseconds.
+// parseLatency converts h2load's durations ("160.00us", "1.98ms",
+// "2.00s", "1.05m") to microseconds.
 func parseLatency(s string) (float64, error) {
 	units := []struct {
 		suffix string

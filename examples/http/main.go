@@ -4,7 +4,9 @@
 //	UNET_BACKEND=uring go run ./examples/http
 //
 // GET / answers which backend served it; /debug/vars shows unet's
-// counters; /file serves a file through the io.ReaderFrom path.
+// counters; /file serves a file through the io.ReaderFrom path. With
+// UNETBENCH_PPROF=1 (set by unetbench -profile) it also serves
+// /debug/pprof/.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	_ "net/http/pprof" // registers on DefaultServeMux; served only with UNETBENCH_PPROF=1
 	"os"
 	"os/signal"
 	"strconv"
@@ -67,6 +70,9 @@ func main() {
 		mux.HandleFunc("/file", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, *file) })
 	}
 	mux.Handle("/debug/vars", http.DefaultServeMux)
+	if os.Getenv("UNETBENCH_PPROF") != "" {
+		mux.Handle("/debug/pprof/", http.DefaultServeMux)
+	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	// Cleartext HTTP/2 (h2c) as well as HTTP/1.1, so that h2load can
