@@ -22,7 +22,9 @@ type config struct {
 	bufInitial uint16
 	bufSize    uint32 // UNET_URING_BUFSIZE: bytes per provided buffer
 	// maxReadAhead caps the bytes one multishot receive may take from the
-	// socket for a Read, on kernels that can limit it (Linux 6.16).
+	// socket for a Read, on kernels that can limit it (Linux 6.16);
+	// 0 leaves receives unlimited, as before the limit, to measure it
+	// (UNET_URING_READAHEAD).
 	maxReadAhead int
 	// maxHeld bounds the bytes of unread data all conns together hold:
 	// each conn's read-ahead is its share of it (bufPool.share).
@@ -85,6 +87,7 @@ func configFromEnv() (config, error) {
 	envUint("UNET_URING_BUFS", 1, 1<<15, true, func(n uint64) { c.bufCount = uint16(n) })
 	envUint("UNET_URING_BUFS_INITIAL", 1, 1<<15, false, func(n uint64) { c.bufInitial = uint16(n) })
 	envUint("UNET_URING_SHARDS", 1, 64, false, func(n uint64) { c.shards = int(n) })
+	envUint("UNET_URING_READAHEAD", 0, 1<<30, false, func(n uint64) { c.maxReadAhead = int(n) })
 	if err != nil {
 		return c, err
 	}

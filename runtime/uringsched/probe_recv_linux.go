@@ -40,8 +40,9 @@ func (s *Scheduler) probeRecv() error {
 		return err
 	}
 	if c.Res == 1 && c.Flags&cqeFMore == 0 {
-		s.mshotLimit = true
-		s.pool.limited = true
+		// UNET_URING_READAHEAD=0 measures receives without the limit.
+		s.mshotLimit = s.cfg.maxReadAhead > 0
+		s.pool.limited = s.mshotLimit
 		return nil
 	}
 	if c.Res != -int32(unix.EINVAL) {
