@@ -447,6 +447,7 @@ type world struct {
 
 	closed [2]bool
 	rshut  [2]bool
+	wshut  [2]bool // CloseWrite succeeded
 	rdl    [2]dlState
 	wdl    [2]dlState
 
@@ -560,7 +561,11 @@ func (w *world) exec(i int, s step) stepResult {
 		}
 		return stepResult{outs: []outcome{{class: classify(err)}}}
 	case fopCloseWrite:
-		return stepResult{outs: []outcome{{class: classify(c.(halfCloser).CloseWrite())}}}
+		err := c.(halfCloser).CloseWrite()
+		if err == nil {
+			w.wshut[s.side] = true
+		}
+		return stepResult{outs: []outcome{{class: classify(err)}}}
 	case fopCloseRead:
 		err := c.(halfCloser).CloseRead()
 		if err == nil {
@@ -621,8 +626,11 @@ func (w *world) read(side, size int, mode readMode) stepResult {
 		target = min(size, pending)
 	}
 	limit := fuzzIdleWait
-	if pending > 0 {
-		limit = 3 * time.Second // the bytes are in flight: they must come
+	if pending > 0 || w.closed[1-side] || w.wshut[1-side] {
+		// The bytes, or the peer's EOF or reset, are in flight: they must
+		// come, though on a loaded machine the kernel may take a while
+		// to deliver them over loopback.
+		limit = 3 * time.Second
 	}
 	done := make(chan outcome, 1)
 	calls := 0 // of the raw function; read after done
