@@ -156,11 +156,14 @@ const (
 	fopRawRead   // as fopReadSome, through SyscallConn().Read
 	fopRawWrite  // as fopWrite, through SyscallConn().Write
 	fopKeepAlive // a keep-alive setting, then the socket's keep-alive options
+	// fopRawReadWrite is fopReadWrite through SyscallConn: a raw read
+	// must not be stranded by a raw write waiting for room meanwhile.
+	fopRawReadWrite
 	fuzzNumOps
 )
 
 var fuzzOpNames = [...]string{"Write", "Read", "SetReadDeadline", "SetWriteDeadline", "CloseWrite", "CloseRead", "Close", "Read+Write",
-	"ReadSome", "RawRead", "RawWrite", "KeepAlive"}
+	"ReadSome", "RawRead", "RawWrite", "KeepAlive", "RawRead+RawWrite"}
 
 type dlKind uint8
 
@@ -201,7 +204,7 @@ func (s step) String() string {
 		return fmt.Sprintf("%s.%v", sideNames[s.side], s.ka)
 	case fopSetReadDeadline, fopSetWriteDeadline:
 		return fmt.Sprintf("%s(%s)", name, dlNames[s.dl])
-	case fopReadWrite:
+	case fopReadWrite, fopRawReadWrite:
 		return fmt.Sprintf("%s(buf %d, write %d)", name, s.size, s.n)
 	}
 	return name + "()"
@@ -239,7 +242,7 @@ func decodeProgram(b []byte) (network string, prog []step) {
 			s.size = 1 + (int(x)<<8 | int(y)) // 1..65536
 		case fopSetReadDeadline, fopSetWriteDeadline:
 			s.dl = dlKind(x % 3)
-		case fopReadWrite:
+		case fopReadWrite, fopRawReadWrite:
 			s.size = 1 + int(x)*257 // 1..65536
 			s.n = int(y) << 10      // 0..255 KiB
 		case fopKeepAlive:
@@ -310,6 +313,11 @@ func sRW(side, bufKiB, writeKiB int) []byte {
 	return []byte{opByte(fopReadWrite, side), byte(bufKiB * 1024 / 257), byte(writeKiB)}
 }
 
+// sRRW is sRW through SyscallConn.
+func sRRW(side, bufKiB, writeKiB int) []byte {
+	return []byte{opByte(fopRawReadWrite, side), byte(bufKiB * 1024 / 257), byte(writeKiB)}
+}
+
 // prog is a program over tcp, unixProg one over a unix stream socket.
 func prog(steps ...[]byte) []byte     { return append([]byte{0}, bytes.Join(steps, nil)...) }
 func unixProg(steps ...[]byte) []byte { return append([]byte{1}, bytes.Join(steps, nil)...) }
@@ -360,6 +368,9 @@ func fuzzSeeds() []fuzzSeed {
 		{"raw-write-future-deadline-full-buffers", prog(sWD(cli, dlFuture), sRWr(cli, 256<<10), sWD(cli, dlZero), sRWr(cli, 1), sRRd(srv, 65536))},
 		{"raw-after-close", prog(sCL(cli), sRRd(cli, 1), sRWr(cli, 1), sRWr(cli, 0), sRRd(srv, 10), sRWr(srv, 10), sRWr(srv, 10), sRRd(srv, 1))},
 		{"raw-read-reset", prog(sW(cli, 100), sCL(srv), sRRd(cli, 10), sRRd(cli, 10), sRWr(cli, 10))},
+		{"raw-read-write-concurrent", prog(sW(srv, 1000), sRRW(cli, 1, 100), sRRW(srv, 64, 1), sRRW(cli, 4, 0), sR(srv, 65536))},
+		// A raw read while a raw write waits for room (issue 11, case 2).
+		{"raw-read-while-raw-write-waits", prog(sW(srv, 1), sRRW(cli, 1, 255), sW(srv, 3), sRRW(cli, 4, 255), sR(srv, 65536))},
 		{"raw-read-close-read", prog(sW(cli, 4), sCR(srv), sRRd(srv, 10), sRRd(srv, 10), sW(cli, 10), sRRd(srv, 10))},
 
 		// Keep-alive settings, read back after each.
@@ -526,18 +537,24 @@ func (w *world) exec(i int, s step) stepResult {
 		return w.read(s.side, s.size, rmRaw)
 	case fopKeepAlive:
 		return w.keepAlive(s.side, s.ka)
-	case fopReadWrite:
+	case fopReadWrite, fopRawReadWrite:
+		raw := s.op == fopRawReadWrite
+		mode := rmAll
+		if raw {
+			mode = rmRaw
+		}
 		var rr, wr stepResult
 		var wg sync.WaitGroup
-		wg.Go(func() { rr = w.read(s.side, s.size, rmAll) })
-		wg.Go(func() { wr = w.write(i, s.side, s.n, false) })
+		wg.Go(func() { rr = w.read(s.side, s.size, mode) })
+		wg.Go(func() { wr = w.write(i, s.side, s.n, raw) })
 		wg.Wait()
 		return stepResult{
-			outs:     append(rr.outs, wr.outs...),
-			loose:    rr.loose || wr.loose,
-			racyEOF:  rr.racyEOF || wr.racyEOF,
-			diverged: rr.diverged || wr.diverged,
-			notes:    append(rr.notes, wr.notes...),
+			outs:         append(rr.outs, wr.outs...),
+			loose:        rr.loose || wr.loose,
+			racyEOF:      rr.racyEOF || wr.racyEOF,
+			diverged:     rr.diverged || wr.diverged,
+			mayHoldAhead: rr.mayHoldAhead,
+			notes:        append(rr.notes, wr.notes...),
 		}
 	case fopSetReadDeadline, fopSetWriteDeadline:
 		st := dlState{kind: s.dl}
@@ -1028,10 +1045,10 @@ func sameOutcome(a, b outcome, loose, racyEOF, concurrent bool) bool {
 			return true
 		}
 	}
-	if concurrent && a.what == b.what && strings.HasPrefix(a.what, "read") {
+	if concurrent && a.what == b.what && strings.Contains(a.what, "read@") {
 		// A reset is reported once, to whichever of the Read and the
 		// Write reaches the socket first; the other sees EOF or EPIPE.
-		resetOrEOF := func(c string) bool { return c == "EOF" || c == "reset(read)" }
+		resetOrEOF := func(c string) bool { return c == "EOF" || c == "reset(read)" || c == "reset(raw-read)" }
 		if resetOrEOF(a.class) && resetOrEOF(b.class) {
 			return true
 		}
@@ -1100,7 +1117,7 @@ func knownDivergence(backend string, s step, what string, a, b outcome, sticky s
 	if fuzzStrict || backend != "uring" {
 		return false, false
 	}
-	if s.op == fopRawRead && mayHoldAhead && b.class == "unread-data(raw-read)" && b.n == 0 && a.class == "nil" && a.n > 0 {
+	if (s.op == fopRawRead || s.op == fopRawReadWrite) && mayHoldAhead && b.class == "unread-data(raw-read)" && b.n == 0 && a.class == "nil" && a.n > 0 {
 		return true, true
 	}
 	if peerClosed && what != "write" && b.class == "reset(read)" && a.class == "EOF" {
@@ -1148,7 +1165,7 @@ func compareWorlds(ref, w *world, prog []step) string {
 			side := sideOf(prog[i], what)
 			switch {
 			case ao == bo:
-			case sameOutcome(ao, bo, loose, racyEOF, prog[i].op == fopReadWrite):
+			case sameOutcome(ao, bo, loose, racyEOF, prog[i].op == fopReadWrite || prog[i].op == fopRawReadWrite):
 				parted = true // a tolerated difference: the worlds part here
 			default:
 				known, parts := knownDivergence(w.backend, prog[i], what, ao, bo, sticky[side], closed[1-side], b.mayHoldAhead)
