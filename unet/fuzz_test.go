@@ -387,6 +387,25 @@ func fuzzSeeds() []fuzzSeed {
 		{"unix-close-unread-reset", unixProg(sW(cli, 100), sCL(srv), sR(cli, 10), sRRd(cli, 10), sW(cli, 10), sRWr(cli, 10))},
 		{"unix-use-after-close", unixProg(sCL(cli), sR(cli, 1), sRRd(cli, 1), sW(cli, 1), sRWr(cli, 1), sRD(cli, dlZero), sCW(cli), sCR(cli), sR(srv, 1), sW(srv, 1))},
 		{"unix-keepalive-skipped", unixProg(sKA(cli, true), sKAP(cli, 1), sKAC(srv, true, 2, 2, 2), sW(cli, 3), sR(srv, 3))},
+
+		// Differences this target found, minimised (issue 11): each fails
+		// until the backends behave as net.
+		// SetKeepAlivePeriod(0) is net's 15s default; unet sets 1s.
+		{"finding-keepalive-period-zero", prog(sKAP(cli, 1))},
+		// A negative period leaves the socket alone, without a system
+		// call: net returns nil even on a closed conn; unet sets 1s, and
+		// fails on a closed conn.
+		{"finding-keepalive-period-negative", prog(sKAP(cli, 0))},
+		{"finding-keepalive-period-negative-closed", prog(sCL(cli), sKAP(cli, 0))},
+		// SetKeepAliveConfig with Enable false still sets Idle, Interval
+		// and Count in net (tcpsock_unix.go); unet stops after
+		// SO_KEEPALIVE.
+		{"finding-keepalive-config-disabled", prog(sKAC(cli, false, 2, 2, 2))},
+		// uring: a Read that timed out leaves the multishot receive armed;
+		// it takes the reset the peer's close sends, so a raw read sees
+		// EOF where net's sees ECONNRESET, and the next Read the reset.
+		{"finding-raw-read-after-armed-reset", prog(sW(cli, 1), sR(cli, 1), sCL(srv), sRRd(cli, 1))},
+		{"finding-unix-raw-read-after-armed-reset", unixProg(sW(cli, 1), sR(cli, 1), sCL(srv), sRRd(cli, 1))},
 	}
 }
 
