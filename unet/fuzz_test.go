@@ -406,6 +406,12 @@ func fuzzSeeds() []fuzzSeed {
 		// EOF where net's sees ECONNRESET, and the next Read the reset.
 		{"finding-raw-read-after-armed-reset", prog(sW(cli, 1), sR(cli, 1), sCL(srv), sRRd(cli, 1))},
 		{"finding-unix-raw-read-after-armed-reset", unixProg(sW(cli, 1), sR(cli, 1), sCL(srv), sRRd(cli, 1))},
+		// uring, unix: a conn closed while its multishot receive holds
+		// bytes it took ahead tells the peer with SO_LINGER 0, which makes
+		// a TCP reset but nothing on a unix socket: the peer reads EOF
+		// where net's reads ECONNRESET (the kernel's answer to a unix
+		// socket closed with data in its receive queue).
+		{"finding-unix-close-with-read-ahead", unixProg(sR(srv, 4096), sW(cli, 50), sCL(srv), sR(cli, 10))},
 	}
 }
 
@@ -481,9 +487,9 @@ type world struct {
 	rdl    [2]dlState
 	wdl    [2]dlState
 
-	// ahead bounds what uring may hold read ahead, per side (noteRead);
-	// guarded by mu. handedOff says a raw read handed the conn off to raw
-	// code: uring then never reads ahead again.
+	// ahead bounds what uring may hold read ahead, per side (noteRead).
+	// handedOff says a raw read handed the conn off to raw code: uring
+	// then never reads ahead again. Both are guarded by mu.
 	ahead     [2]int
 	handedOff [2]bool
 
@@ -739,7 +745,9 @@ func (w *world) read(side, size int, mode readMode) stepResult {
 			w.violate("a raw read on a closed conn or after its deadline passed called its function %d times", calls)
 		}
 		if calls > 0 || strings.HasPrefix(o.class, "unread-data") {
+			w.mu.Lock()
 			w.handedOff[side] = true
+			w.mu.Unlock()
 		}
 	}
 	o.what = what
