@@ -1052,9 +1052,20 @@ func classify(err error) string {
 // (nobody could drain the peer) in place of one that completed; a
 // racyEOF step (a side shut for reading) accepts
 // EOF in place of data; a concurrent Read and Write accept EOF in place
-// of a reset on the Read.
-func sameOutcome(a, b outcome, loose, racyEOF, concurrent bool) bool {
+// of a reset on the Read; a Write towards a closed peer accepts the reset
+// in place of std's completing.
+func sameOutcome(a, b outcome, loose, racyEOF, concurrent, peerClosed bool) bool {
 	if a == b {
+		return true
+	}
+	if peerClosed && a.what == b.what && (a.what == "write" || a.what == "raw-write") &&
+		a.class == "nil" && b.class == "reset("+a.what+")" {
+		// The peer's kernel answers the data with a reset, and whether
+		// a Write completes before the reset comes back is timing, even
+		// between two runs of std: of ten runs of one program (the peer
+		// shut for reading and closed, then a 177 KiB Write), std's
+		// Write completed in four and took the reset after 142848 bytes
+		// in six, the same as epoll and uring in all ten.
 		return true
 	}
 	if a.what == b.what && (a.what == "write" || a.what == "raw-write") && (a.class == "blocked" && b.class == "nil" || a.class == "nil" && b.class == "blocked") {
@@ -1192,7 +1203,7 @@ func compareWorlds(ref, w *world, prog []step) string {
 			side := sideOf(prog[i], what)
 			switch {
 			case ao == bo:
-			case sameOutcome(ao, bo, loose, racyEOF, prog[i].op == fopReadWrite || prog[i].op == fopRawReadWrite):
+			case sameOutcome(ao, bo, loose, racyEOF, prog[i].op == fopReadWrite || prog[i].op == fopRawReadWrite, closed[1-side]):
 				parted = true // a tolerated difference: the worlds part here
 			default:
 				// With the counts as measured: a tolerance may need them.
