@@ -58,6 +58,8 @@ import (
 //     empty at that instant, though data may still arrive: EOF equals data;
 //   - a reset is reported once, to whichever of a concurrent Read and
 //     Write reaches the socket first;
+//   - a Write towards a closed peer races the reset its data provokes:
+//     the reset is accepted in place of std's completing;
 //   - once a step's outcome differed in a tolerated way, the worlds no
 //     longer hold the same bytes in flight: the rest of the program is only
 //     checked for the per-world invariants.
