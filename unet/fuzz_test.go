@@ -412,8 +412,9 @@ func fuzzSeeds() []fuzzSeed {
 		// bytes it took ahead tells the peer with SO_LINGER 0, which makes
 		// a TCP reset but nothing on a unix socket: the peer reads EOF
 		// where net's reads ECONNRESET (the kernel's answer to a unix
-		// socket closed with data in its receive queue).
-		{"finding-unix-close-with-read-ahead", unixProg(sR(srv, 4096), sW(cli, 50), sCL(srv), sR(cli, 10))},
+		// socket closed with data in its receive queue). The idle Read
+		// of the client gives the receive time to take the 50 bytes.
+		{"finding-unix-close-with-read-ahead", unixProg(sW(cli, 5), sR(srv, 4096), sW(cli, 50), sRS(cli, 1), sCL(srv), sR(cli, 10))},
 	}
 }
 
