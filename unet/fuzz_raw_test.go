@@ -11,8 +11,8 @@ import (
 
 // Raw I/O as drivers do it through SyscallConn: a read(2) or write(2) loop
 // that gives up on EAGAIN, so that RawConn waits for readiness and calls
-// it again. calls counts the calls of the function: package net calls it
-// never when the conn is closed or the deadline already passed.
+// it again. calls counts the calls of the function, which package net
+// never makes on a closed conn or once the deadline has passed.
 
 // rawRead reads once into p, as a pooled conn's liveness check does. An
 // error of read(2) itself comes back as net would wrap it, with Op
