@@ -30,6 +30,9 @@ func (c *Conn) SetKeepAlive(keepalive bool) error {
 // as (*net.TCPConn).SetKeepAlivePeriod: zero sets net's default of 15 s, a
 // negative period leaves the socket as it is.
 func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
+	if d < 0 {
+		return nil // net leaves the socket alone, closed or not
+	}
 	return c.control(func(s int) error { return setKeepAliveIdle(s, d) })
 }
 

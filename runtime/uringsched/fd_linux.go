@@ -45,6 +45,15 @@ func (s *Scheduler) NewFD(sysfd int) (unetrt.FD, error) {
 	f := &fd{s: s}
 	f.Init(sysfd, s.counters, s.expiryFn, f)
 	f.qstop.L = &f.qmu
+	// A Unix socket closed with unread data makes its peer's reads fail
+	// with ECONNRESET, which no socket option can produce once a receive
+	// has taken that data out of the kernel's queue; and a read stops at
+	// every message that carried descriptors. So Unix sockets receive
+	// into the caller's slice, with no read-ahead.
+	if domain, err := unix.GetsockoptInt(sysfd, unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil && domain == unix.AF_UNIX {
+		f.oneShot = true
+	}
+	f.CountSyscalls(1)
 	f.recvMulti = op{fd: f, kind: kindRecvMulti}
 	f.send = op{fd: f, kind: kindSend}
 	s.table.register(&f.recvMulti)
