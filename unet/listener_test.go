@@ -796,14 +796,21 @@ func emfileChild(t *testing.T, b string) {
 	lim.Cur = uint64(countFDs() + 32)
 	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &lim))
 	var fillers []*os.File
-	for {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			require.ErrorIs(t, err, syscall.EMFILE)
-			break
+	fill := func() {
+		for {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				require.ErrorIs(t, err, syscall.EMFILE)
+				return
+			}
+			fillers = append(fillers, f)
 		}
-		fillers = append(fillers, f)
 	}
+	// Fill twice: a descriptor that something closes meanwhile (a
+	// collector's cleanup, under GOGC=1) is taken too.
+	fill()
+	time.Sleep(20 * time.Millisecond)
+	fill()
 	// One descriptor for the client socket, none left for Accept.
 	fillers[len(fillers)-1].Close()
 	fillers = fillers[:len(fillers)-1]
