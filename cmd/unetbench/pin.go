@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -120,23 +119,6 @@ func (p Pinning) pinSelf() error {
 		return nil
 	}
 	return pinAllThreads(os.Getpid(), p.GenCPU)
-}
-
-// childEnv is this process's environment without the variables the
-// benchmark controls, plus GOMAXPROCS=1 for pinned Go children and extra
-// (KEY=VALUE entries).
-func childEnv(extra []string, pinned bool) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "GOMAXPROCS=") || strings.HasPrefix(kv, "UNET_BACKEND=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	if pinned {
-		env = append(env, "GOMAXPROCS=1")
-	}
-	return append(env, extra...)
 }
 
 // childAttr is the process setup of every child: its own process group,

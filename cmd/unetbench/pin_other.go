@@ -7,9 +7,7 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strings"
 	"syscall"
 )
 
@@ -43,23 +41,6 @@ func (p Pinning) AfterStart(pid, cpu int) {}
 
 // pinSelf does nothing: nothing pins.
 func (p Pinning) pinSelf() error { return nil }
-
-// childEnv is this process's environment without the variables the
-// benchmark controls, plus extra (KEY=VALUE entries). It is pin.go's,
-// which is Linux-only; pinned is always false here.
-func childEnv(extra []string, pinned bool) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "GOMAXPROCS=") || strings.HasPrefix(kv, "UNET_BACKEND=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	if pinned {
-		env = append(env, "GOMAXPROCS=1")
-	}
-	return append(env, extra...)
-}
 
 // childAttr puts every child in its own process group, so a terminal
 // Ctrl-C reaches only this orchestrator. Pdeathsig, which kills the

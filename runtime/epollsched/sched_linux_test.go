@@ -17,59 +17,16 @@ func sched(t testing.TB) *Scheduler {
 	return s
 }
 
-func newFD(t testing.TB, sysfd int) runtime.FD {
-	t.Helper()
-	fd, err := sched(t).NewFD(sysfd)
-	require.NoError(t, err)
-	t.Cleanup(func() { fd.Close() })
-	return fd
-}
+// env makes descriptors on the default scheduler with the shared table's
+// helpers.
+func env(t testing.TB) *fdtest.Env { return &fdtest.Env{Sched: sched(t)} }
 
-func tcpSocket(t testing.TB) int {
-	t.Helper()
-	s, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	return s
-}
-
-// boundSocket returns a socket bound to a free port on 127.0.0.1.
-func boundSocket(t testing.TB) (int, *unix.SockaddrInet4) {
-	t.Helper()
-	s := tcpSocket(t)
-	require.NoError(t, unix.Bind(s, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
-	sa, err := unix.Getsockname(s)
-	require.NoError(t, err)
-	return s, sa.(*unix.SockaddrInet4)
-}
-
-func listen(t testing.TB) (runtime.FD, *unix.SockaddrInet4) {
-	t.Helper()
-	s, sa := boundSocket(t)
-	require.NoError(t, unix.Listen(s, 64))
-	return newFD(t, s), sa
-}
-
-// tcpPair returns the two ends of a loopback TCP connection.
 func tcpPair(t testing.TB) (client, server runtime.FD) {
 	t.Helper()
-	ln, sa := listen(t)
-	client = newFD(t, tcpSocket(t))
-	require.NoError(t, client.Connect(sa))
-	ns, _, err := ln.Accept()
-	require.NoError(t, err)
-	return client, newFD(t, ns)
+	return env(t).TCPPair(t)
 }
 
-func readFull(fd runtime.FD, p []byte) error {
-	for len(p) > 0 {
-		n, err := fd.Read(p)
-		if err != nil {
-			return err
-		}
-		p = p[n:]
-	}
-	return nil
-}
+var readFull = fdtest.ReadFull
 
 // TestConformance runs the descriptor contract's shared table.
 func TestConformance(t *testing.T) { fdtest.Run(t, sched(t)) }
@@ -82,8 +39,7 @@ func TestConformance(t *testing.T) { fdtest.Run(t, sched(t)) }
 // running as task work often has; on every backend, std's included, the
 // rest then waits for the next segment.)
 func TestUrgentData(t *testing.T) {
-	env := &fdtest.Env{Sched: sched(t)}
-	client, server := env.TCPPair(t)
+	client, server := tcpPair(t)
 	require.NoError(t, client.RawControl(func(s int) {
 		require.NoError(t, unix.Sendto(s, []byte("abc"), 0, nil))
 		require.NoError(t, unix.Sendto(s, []byte("!"), unix.MSG_OOB, nil))
@@ -152,14 +108,16 @@ func TestStaleEventDropped(t *testing.T) {
 // TestNumberReuse closes and reopens connections, so that numbers are
 // reused while events for the old sockets may be in flight.
 func TestNumberReuse(t *testing.T) {
-	ln, sa := listen(t)
+	ln, sa := env(t).Listen(t, 64)
 	buf := make([]byte, 4)
 	for range 50 {
-		client := newFD(t, tcpSocket(t))
+		s, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err)
+		client := env(t).NewFD(t, s)
 		require.NoError(t, client.Connect(sa))
 		ns, _, err := ln.Accept()
 		require.NoError(t, err)
-		server := newFD(t, ns)
+		server := env(t).NewFD(t, ns)
 		_, err = client.Write([]byte("ping"))
 		require.NoError(t, err)
 		require.NoError(t, readFull(server, buf))
@@ -173,7 +131,7 @@ func socketPair(t testing.TB) (runtime.FD, runtime.FD) {
 	t.Helper()
 	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
-	return newFD(t, p[0]), newFD(t, p[1])
+	return env(t).NewFD(t, p[0]), env(t).NewFD(t, p[1])
 }
 
 func TestReadWriteAllocs(t *testing.T) {
