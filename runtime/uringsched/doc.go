@@ -62,6 +62,16 @@
 // held in the last second, returning their pages to the system.
 // UNET_URING_RECV=single selects one-shot receives throughout, to measure.
 //
+// # Experiment switches
+//
+// For measuring, not for tuning in production (config_linux.go; a value
+// that is set but invalid fails the start, naming the variable):
+// UNET_URING_SQ, _CQ (queue sizes), _BUFS, _BUFS_INITIAL, _BUFSIZE (the
+// provided buffers), _READAHEAD (bytes a receive may take ahead of its
+// Read; 0 leaves receives unlimited), _RECV=single, _SEND=direct (a
+// send(2) first, the ring only to wait), _TASKRUN=ipi (completions by
+// interrupt, without COOP_TASKRUN), _SHARDS (rings with a loop each).
+//
 // # Batching and the loop
 //
 // A goroutine queues its SQE under a mutex and parks. One loop goroutine
