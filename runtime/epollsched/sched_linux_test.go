@@ -134,20 +134,6 @@ func socketPair(t testing.TB) (runtime.FD, runtime.FD) {
 	return env(t).NewFD(t, p[0]), env(t).NewFD(t, p[1])
 }
 
-func TestReadWriteAllocs(t *testing.T) {
-	a, b := socketPair(t)
-	buf := make([]byte, 64)
-	allocs := testing.AllocsPerRun(200, func() {
-		if _, err := a.Write(buf); err != nil {
-			t.Fatal(err)
-		}
-		if err := readFull(b, buf); err != nil {
-			t.Fatal(err)
-		}
-	})
-	require.Zero(t, allocs)
-}
-
 // BenchmarkReadWrite shows the hot path allocation-free; it makes no claim
 // about time.
 func BenchmarkReadWrite(b *testing.B) {

@@ -230,6 +230,21 @@ var Cases = []Case{
 		require.GreaterOrEqual(t, after.BytesRead-before.BytesRead, uint64(5))
 		require.GreaterOrEqual(t, after.IOSyscalls-before.IOSyscalls, uint64(1), "shutdown is a system call")
 	}},
+	{"ReadWriteAllocFree", func(t *testing.T, e *Env) {
+		// The hot path allocates nothing: no closure, op or buffer per
+		// Read or Write.
+		a, b := e.TCPPair(t)
+		buf := make([]byte, 64)
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := a.Write(buf); err != nil {
+				t.Fatal(err)
+			}
+			if err := ReadFull(b, buf); err != nil {
+				t.Fatal(err)
+			}
+		})
+		require.Zero(t, allocs)
+	}},
 	{"ZeroLength", func(t *testing.T, e *Env) {
 		a, _ := e.TCPPair(t)
 		n, err := a.Read(nil)
