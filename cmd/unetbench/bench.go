@@ -235,6 +235,14 @@ func (b *bench) loadPhase(ctx context.Context) {
 		b.server(ctx, be) // start all up front; failures are retried per point
 	}
 	for rep := 0; rep < b.cfg.reps; rep++ {
+		if rep > 0 && b.cfg.restart {
+			// A fresh process per backend and repetition: a server
+			// process can be slower or faster than an identical one for
+			// its whole life (seen as A/A "wins" with one process per
+			// backend), and only new processes turn that into noise the
+			// test sees instead of a difference it reports.
+			b.stopAll()
+		}
 		for pi, p := range points {
 			for _, be := range backendOrder(b.cfg.backends, rep, pi) {
 				if ctx.Err() != nil {

@@ -36,6 +36,7 @@ type config struct {
 	profile       bool
 	profDuration  time.Duration
 	control       bool
+	restart       bool
 	serverPkg     string
 	serverBin     string
 }
@@ -93,6 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	mechDuration := fs.String("mech-duration", "", "length of each mechanism-count window (full 3s, quick 2s)")
 	fs.BoolVar(&c.profile, "profile", false, "after the timed and mechanism windows, profile every backend at every load point:\nperf record -e cpu-clock -g on the server's CPU and the server's pprof CPU profile\n(the server gets "+pprofEnv+"); raw profiles in -out/profiles")
 	fs.DurationVar(&c.profDuration, "profile-duration", 4*time.Second, "length of each profile window")
+	fs.BoolVar(&c.restart, "restart", true, "start every backend's server afresh for each repetition, so a process that happens to be\nslow or fast for its whole life is noise, not a difference")
 	fs.BoolVar(&c.control, "control", true, "add the A/A control "+controlBackend+" when std runs: std against itself shows the run's noise floor")
 	fs.StringVar(&c.serverPkg, "server", "./examples/http", "server package to build, relative to the module root (see contract.go)")
 	fs.StringVar(&c.serverBin, "server-bin", "", "use this prebuilt server binary instead of building (see contract.go)")

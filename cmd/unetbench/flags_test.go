@@ -47,6 +47,7 @@ func TestFullFlags(t *testing.T) {
 	require.Equal(t, 3*time.Second, c.duration)
 	require.Equal(t, 3*time.Second, c.mechDuration)
 	require.False(t, c.profile)
+	require.True(t, c.restart, "a fresh server per repetition by default")
 	points := buildPoints(c)
 	require.Len(t, points, 4*6+1+2*2+1) // sizes x conns, p16, files x file-conns, idle
 	_, err = parseFlags([]string{"-sizes", "2m"}, io.Discard)

@@ -154,7 +154,7 @@ func run(args []string) int {
 			Command: commandLine(args), Date: t0, CPUModel: model, Cores: cores,
 			Kernel: kernel(), GoVersion: goVersion(ctx, modRoot), Pinning: pin.Describe(),
 			Generator: gen.Name(), Perf: perfDesc, Control: control, Profile: profDesc,
-			MechWindow: cfg.mechDuration.String(), Backends: cfg.backends, Reps: cfg.reps,
+			MechWindow: cfg.mechDuration.String(), Restart: cfg.restart, Backends: cfg.backends, Reps: cfg.reps,
 			IdleReps: cfg.idleReps, Duration: cfg.duration.String(), Warmup: cfg.warmup.String(),
 			FileSize: fileSize,
 		},

@@ -24,7 +24,7 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	out := t.TempDir()
 	code := run([]string{"unetbench", "-backends", "std", "-conns", "4", "-sizes", "13", "-pipeline", "1", "-pipeline-conns", "4",
-		"-file-sizes", "", "-idle", "20", "-reps", "1", "-duration", "1s", "-warmup", "0", "-settle", "50ms",
+		"-file-sizes", "", "-idle", "20", "-idle-reps", "1", "-reps", "2", "-duration", "1s", "-warmup", "0", "-settle", "50ms",
 		"-mech-duration", "1s", "-profile", "-profile-duration", "1s", "-unpinned", "-out", out})
 	require.Equal(t, 0, code)
 
@@ -40,7 +40,7 @@ func TestRunEndToEnd(t *testing.T) {
 	var r Run
 	require.NoError(t, json.Unmarshal(js, &r))
 	require.Equal(t, []string{"std", controlBackend}, r.Meta.Backends)
-	require.Len(t, r.Samples, 4, "one load and one idle sample per backend")
+	require.Len(t, r.Samples, 6, "two load samples and one idle sample per backend")
 	for _, s := range r.Samples {
 		require.True(t, s.OK(), "%s %s: %s", s.Backend, s.Point.Label(), s.Err)
 	}
@@ -63,6 +63,9 @@ func TestRunEndToEnd(t *testing.T) {
 	for _, s := range r.Servers {
 		require.Equal(t, "ok", s.Contract)
 		require.Empty(t, s.Problems)
+		// The idle point's own server, then a fresh one per repetition.
+		require.Equal(t, 3, s.Starts, s.Backend)
+		require.Equal(t, "clean exit ×3", summarizeStops(s.Stops), s.Backend)
 	}
 
 	bench, err := os.ReadFile(filepath.Join(out, "results.bench"))
@@ -74,6 +77,6 @@ func TestRunEndToEnd(t *testing.T) {
 			n++
 		}
 	}
-	require.Equal(t, 4, n)
+	require.Equal(t, 6, n)
 	require.FileExists(t, filepath.Join(out, "chart.svg"))
 }

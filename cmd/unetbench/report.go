@@ -110,6 +110,9 @@ func writeHeader(w io.Writer, run *Run) {
 		"Order within a repetition: the backends in turn, reversed on every other point and repetition, "+
 		"and the starting backend rotated every two repetitions\n",
 		strings.Join(m.Backends, ", "), m.Reps, m.IdleReps, m.Duration, m.Warmup)
+	if m.Restart {
+		fmt.Fprintf(w, "- Every backend's server is a fresh process in each repetition (-restart)\n")
+	}
 	if m.FileSize > 0 {
 		fmt.Fprintf(w, "- File points: /file serves a generated %s file through http.ServeFile (ReaderFrom/sendfile path); smaller sizes are Range requests of it\n", sizeLabel(m.FileSize))
 	}

@@ -147,6 +147,7 @@ type Meta struct {
 	Control     string    `json:"control"` // the A/A control backend, or ""
 	Profile     string    `json:"profile"` // how profiles are taken, or ""
 	MechWindow  string    `json:"mech_window,omitempty"`
+	Restart     bool      `json:"restart_per_rep,omitempty"` // fresh server processes every repetition
 	Backends    []string  `json:"backends"`
 	Reps        int       `json:"reps"`
 	IdleReps    int       `json:"idle_reps"`
