@@ -21,11 +21,11 @@ func TestCapUnderSubmitLock(t *testing.T) {
 	_, b := tcpPair(t, s)
 	f := b.(*fd)
 	f.qmu.Lock()
-	f.armed, f.qbytes = true, s.cfg.maxQueued+1
+	f.state, f.qbytes = recvArmed, s.cfg.maxQueued+1
 	f.qmu.Unlock()
 	defer func() {
 		f.qmu.Lock()
-		f.armed, f.qbytes = false, 0
+		f.state, f.qbytes = recvIdle, 0
 		f.qmu.Unlock()
 	}()
 

@@ -402,12 +402,12 @@ func TestFaultResetAfterCappedReceive(t *testing.T) {
 			pfd := []unix.PollFd{{Fd: int32(f.Sysfd), Events: unix.POLLIN}}
 			unix.Poll(pfd, 0)
 			f.qmu.Lock()
-			armed, inflight := f.armed, f.inflight.Load()
+			armed, inflight := f.state, f.inflight.Load()
 			f.qmu.Unlock()
 			soerr, _ := unix.GetsockoptInt(f.Sysfd, unix.SOL_SOCKET, unix.SO_ERROR)
 			a.Close() // wakes the Read
 			<-rerr
-			t.Fatalf("iteration %d: Read still parked 3s after the peer's reset: multishot armed=%v, requests in the kernel %d, poll(2) revents %#x, SO_ERROR %d (%v), %d cancels so far",
+			t.Fatalf("iteration %d: Read still parked 3s after the peer's reset: receive state %d, requests in the kernel %d, poll(2) revents %#x, SO_ERROR %d (%v), %d cancels so far",
 				i, armed, inflight, pfd[0].Revents, soerr, unix.Errno(soerr), s.counters.Cancels.Load())
 		}
 		waitWithin(t, &wg, 5*time.Second, "the writer")

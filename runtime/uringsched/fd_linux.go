@@ -51,7 +51,7 @@ func (s *Scheduler) NewFD(sysfd int) (unetrt.FD, error) {
 	// every message that carried descriptors. So Unix sockets receive
 	// into the caller's slice, with no read-ahead.
 	if domain, err := unix.GetsockoptInt(sysfd, unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil && domain == unix.AF_UNIX {
-		f.oneShot = true
+		f.state = recvOneShot
 	}
 	f.CountSyscalls(1)
 	f.recvMulti = op{fd: f, kind: kindRecvMulti}

@@ -23,28 +23,35 @@ import (
 // free room and their buffer goes straight back to the kernel, so a peer
 // that sends a byte per segment holds one buffer, not one per byte.
 //
-// The receive's states, all under qmu. A Read that finds the queue empty
-// decides in takeQueued; completions move the state in onRecv:
+// The receive's states (recvState), all under qmu. A Read that finds the
+// queue empty acts on the state in takeQueued; completions move it in
+// onRecv; every cancel of the receive goes through stopRecv:
 //
-//	idle, unchecked  --Read-->          armed (checkAndArm: arm, then poll(2)
-//	                                    for a reset already pending; if one
-//	                                    is, cancel and go oneShot)
-//	idle, checked    --Read-->          armed (armRecv)
-//	armed            --data, F_MORE-->  armed, bytes queued; over maxQueued
-//	                                    (no kernel limit) or trickling:
-//	                                    capping (cancel queued, cancelLater)
-//	armed, capping   --no F_MORE-->     idle; checked again only if its limit
-//	                                    ended it (or the stream ended: rerr)
-//	armed            --ENOBUFS-->       idle, starved: Reads receive into
-//	                                    their slice while the pool is low
-//	any              --HandOff/failed--> oneShot for good: a receive still in
-//	                                    the kernel is cancelled, and every
-//	                                    Read receives into its slice
+//	recvIdle         --Read-->            recvArmed (checkAndArm: arm, then
+//	                                      poll(2) for a reset already
+//	                                      pending; if one is: recvStopping)
+//	recvIdleChecked  --Read-->            recvArmed (armRecv)
+//	recvStarved      --Read, pool low-->  recvStarved, the Read receives
+//	                                      into its own slice
+//	recvStarved      --Read-->            recvArmed, as from recvIdle
+//	recvArmed        --data, F_MORE-->    recvArmed, bytes queued
+//	recvArmed        --over maxQueued-->  recvCapping (no kernel limit)
+//	recvArmed        --trickling-->       recvStopping
+//	recvArmed, recvCapping
+//	                 --no F_MORE-->       recvIdleChecked if its limit or
+//	                                      the stream's end stopped it,
+//	                                      recvStarved on ENOBUFS, else
+//	                                      recvIdle
+//	recvStopping     --no F_MORE-->       recvOneShot
+//	any idle state   --HandOff, failed--> recvOneShot
+//	recvArmed, recvCapping
+//	                 --HandOff, failed--> recvStopping
+//	recvOneShot                           for good: every Read receives
+//	                                      once into its own slice
 //
-// armed and capped are the receive's life; armChecked, starved and oneShot
-// say what the next Read does when it is idle. The receive completes with
-// ECANCELED when cancelled, which only moves the state, and with 0 (EOF)
-// or an error that is queued after the data as rerr, reported once.
+// The receive completes with ECANCELED when cancelled, which only moves
+// the state, and with 0 (EOF) or an error that is queued after the data
+// as rerr, reported once. HandOff waits on qstop for recvOneShot.
 type recvQueue struct {
 	// qmu guards the queue. It is the innermost lock: it is taken under
 	// cqMu by the dispatcher, so nothing holding it may take sqMu or
@@ -54,29 +61,52 @@ type recvQueue struct {
 	q      []queuedBuf // q[qhead:] are waiting, oldest first
 	qhead  int
 	qbytes int
-	rerr   error // EOF or the error that ended the stream, after q
-	armed  bool  // a multishot receive is in the kernel
+	rerr   error     // EOF or the error that ended the stream, after q
+	state  recvState // see above
 	// budget is what the armed receive may still take before its limit
 	// stops it; meaningful only with the kernel's limit.
-	budget  int
-	capped  bool // the armed receive is being cancelled: the queue is full
-	starved bool // the last receive found no provided buffer
-	// armChecked says the socket was checked for a pending error since
-	// the multishot receive last stopped (or ever). A multishot receive
-	// armed on a socket that already holds data and a pending reset was
-	// seen to take the data and then never complete, on Linux 6.18
-	// (TestFaultResetAfterCappedReceive); so before arming, poll(2) looks
-	// for the error, and a failed socket is read with one-shot receives
-	// (oneShot) to its end.
-	armChecked bool
-	// oneShot says every Read receives once into the caller's slice from
-	// now on: the socket failed, or it was handed off to raw code or a
-	// duplicate, which must see the stream as net would leave it.
-	oneShot bool
+	budget int
 	// trickle counts the small completions in a row that arrived while
 	// the reader lagged; see onRecv.
 	trickle  int
 	recycles []uint16
+}
+
+// recvState is where a conn's multishot receive stands; see recvQueue.
+type recvState uint8
+
+const (
+	// recvIdle: no receive is in the kernel, and the socket must be
+	// checked for a pending error before one is armed. A multishot
+	// receive armed on a socket that already holds data and a pending
+	// reset was seen to take the data and then never complete, on Linux
+	// 6.18 (TestFaultResetAfterCappedReceive); so checkAndArm looks with
+	// poll(2), and a failed socket is read with one-shot receives to its
+	// end.
+	recvIdle recvState = iota
+	// recvIdleChecked: no receive is in the kernel; the last one was
+	// stopped by its own limit or by the stream's end, so the socket
+	// needs no check.
+	recvIdleChecked
+	// recvStarved: the last receive found no provided buffer.
+	recvStarved
+	// recvArmed: a multishot receive is in the kernel.
+	recvArmed
+	// recvCapping: the receive is being cancelled because the reader
+	// lags (no kernel limit); it re-arms once the queue is empty.
+	recvCapping
+	// recvStopping: the receive is being cancelled for good: the socket
+	// failed, trickles, or is handed off.
+	recvStopping
+	// recvOneShot: every Read receives once into the caller's slice from
+	// now on, so that raw code or a duplicate sees the stream as net
+	// would leave it.
+	recvOneShot
+)
+
+// inKernel reports whether a multishot receive is in the kernel.
+func (st recvState) inKernel() bool {
+	return st == recvArmed || st == recvCapping || st == recvStopping
 }
 
 // A peer that sends a few bytes per segment to a conn whose reader lags
@@ -196,11 +226,11 @@ func (f *fd) takeQueued(p []byte) (n int, next recvNext, limit int, err error) {
 			// the next Read asks the kernel again (EOF, or more data
 			// after the reader's own CloseRead).
 			err, f.rerr = f.rerr, nil
-		case f.armed:
+		case f.state.inKernel():
 			next = recvWait
-		case f.oneShot:
+		case f.state == recvOneShot:
 			next = recvIntoCaller
-		case f.starved && f.s.pool.low():
+		case f.state == recvStarved && f.s.pool.low():
 			// The ring is still short of buffers: rather than fail
 			// again at once, receive into the caller's slice. (Waiting
 			// for buffers instead was measured: at 4096 conns on 1024
@@ -209,15 +239,13 @@ func (f *fd) takeQueued(p []byte) (n int, next recvNext, limit int, err error) {
 			f.s.counters.Fallbacks.Add(1)
 			next = recvIntoCaller
 		default:
-			f.starved = false
-			f.armed = true
-			limit = f.s.pool.reserve(len(p), f.s.cfg.maxReadAhead)
-			f.budget = limit
 			next = recvArm
-			if !f.armChecked {
-				f.armChecked = true
+			if f.state != recvIdleChecked {
 				next = recvCheckArm
 			}
+			f.state = recvArmed
+			limit = f.s.pool.reserve(len(p), f.s.cfg.maxReadAhead)
+			f.budget = limit
 		}
 	}
 	f.recycles = bids[:0]
@@ -269,7 +297,6 @@ func (f *fd) onRecv(res int32, flags uint32, more bool) {
 	case res == 0:
 		f.rerr = io.EOF
 	case res == -int32(unix.ENOBUFS):
-		f.starved = true
 		f.s.counters.BufferExhaustions.Add(1)
 		f.s.pool.grow()
 	case res == -int32(unix.ECANCELED):
@@ -278,37 +305,66 @@ func (f *fd) onRecv(res int32, flags uint32, more bool) {
 	case res < 0:
 		f.rerr = unix.Errno(-res)
 	}
-	if !more {
+	stop := false
+	switch {
+	case !more:
 		// Stopped by its limit, a cancel, an empty buffer ring or the
 		// kernel's own choice, rather than by the end of the stream.
 		// Unless the limit stopped it, check the socket again before
 		// re-arming.
-		limitHit := res > 0 && f.s.mshotLimit && f.budget <= 0
-		f.armChecked = f.armChecked && (f.rerr != nil || limitHit)
 		f.s.pool.release(max(f.budget, 0)) // what it did not take
+		limitHit := res > 0 && f.s.mshotLimit && f.budget <= 0
 		f.budget = 0
-		f.armed, f.capped = false, false
+		switch {
+		case f.state == recvStopping:
+			f.state = recvOneShot
+		case res == -int32(unix.ENOBUFS):
+			f.state = recvStarved
+		case f.rerr != nil || limitHit:
+			f.state = recvIdleChecked
+		default:
+			f.state = recvIdle
+		}
 		f.qstop.Broadcast()
-	}
-	capNow := more && !f.capped && f.qbytes > f.s.cfg.maxQueued
-	if more && !f.capped && f.trickle >= trickleLimit {
-		f.oneShot, capNow = true, true
+	case f.state != recvArmed:
+		// Already being cancelled.
+	case f.trickle >= trickleLimit:
 		f.s.counters.Fallbacks.Add(1)
-	}
-	if capNow {
-		f.capped = true
+		stop = f.stopRecv(recvOneShot)
+	case f.qbytes > f.s.cfg.maxQueued:
+		stop = f.stopRecv(recvIdle)
 	}
 	f.qmu.Unlock()
 	if recycled {
 		f.s.recycle([]uint16{recycle})
 	}
-	if capNow {
+	if stop {
 		// Without the kernel's limit, or for a trickling peer, stop
 		// receiving until the reader catches up; Read re-arms when the
 		// queue is empty. The dispatcher may run under sqMu, so the
 		// cancel is queued for the loop's next flush.
 		f.s.cancelLater(&f.recvMulti)
 	}
+}
+
+// stopRecv moves the receive towards then, recvIdle or recvOneShot, and
+// reports whether a receive is in the kernel, which the caller cancels
+// once qmu is released; qmu is held. Cancelling a receive that a cancel is
+// already stopping does no harm, and waiting callers must not depend on a
+// cancel the dispatcher queued for a later flush.
+func (f *fd) stopRecv(then recvState) (inKernel bool) {
+	switch {
+	case !f.state.inKernel():
+		if then == recvOneShot {
+			f.state = recvOneShot
+		}
+		return false
+	case then == recvOneShot:
+		f.state = recvStopping
+	case f.state == recvArmed:
+		f.state = recvCapping
+	}
+	return true
 }
 
 // appendToTail copies n bytes that arrived in buffer bid into the free
@@ -347,9 +403,11 @@ func (f *fd) checkAndArm(limit int) {
 		return
 	}
 	f.qmu.Lock()
-	f.oneShot = true
+	cancel := f.stopRecv(recvOneShot)
 	f.qmu.Unlock()
-	f.s.cancel(&f.recvMulti)
+	if cancel {
+		f.s.cancel(&f.recvMulti)
+	}
 }
 
 // HandOff implements runtime.FDOps: raw code or a duplicate is about to
@@ -366,14 +424,13 @@ func (f *fd) HandOff() error {
 	}
 	f.qmu.Lock()
 	defer f.qmu.Unlock()
-	f.oneShot = true
-	if f.armed {
+	if f.stopRecv(recvOneShot) {
 		f.qmu.Unlock()
 		f.s.cancel(&f.recvMulti)
 		f.qmu.Lock()
-		for f.armed {
-			f.qstop.Wait()
-		}
+	}
+	for f.state != recvOneShot {
+		f.qstop.Wait()
 	}
 	if f.qbytes > 0 {
 		return unetrt.ErrUnreadData

@@ -34,7 +34,7 @@ const (
 // queued to this thread.
 func armFromThisThread(f *fd) {
 	f.qmu.Lock()
-	f.armed, f.armChecked = true, true
+	f.state = recvArmed
 	limit := f.s.pool.reserve(64<<10, f.s.cfg.maxReadAhead)
 	f.budget = limit
 	f.qmu.Unlock()
