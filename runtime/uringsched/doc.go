@@ -58,7 +58,7 @@
 // (ENOBUFS), reads fall back to a one-shot receive into the caller's slice
 // until a quarter of the buffers is free again. The pool grows by
 // doubling as the load takes buffers, up to 16384 of 4 KiB, and retires
-// buffers that come back while more circulate than 1.25 times the most
+// buffers that come back while more circulate than twice the most
 // held in the last second, returning their pages to the system.
 // UNET_URING_RECV=single selects one-shot receives throughout, to measure.
 //
