@@ -169,12 +169,14 @@ func (f *fd) write(p []byte) (int, error) {
 	}
 }
 
-// sendDirect sends with one non-blocking send(2), as std writes, and
+// sendDirect writes with one non-blocking write(2), as std does, and
 // returns what a send completion would: bytes sent or -errno. It spares
-// the park and wake-up of a send through the ring, for a system call.
+// the park and wake-up of a send through the ring, for a system call. (A
+// broken pipe raises no SIGPIPE that matters: Go ignores it on any
+// descriptor but stdout and stderr, which is why std writes too.)
 func (f *fd) sendDirect(p []byte) int32 {
 	for {
-		n, err := unix.SendmsgN(f.Sysfd, p, nil, nil, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+		n, err := unix.Write(f.Sysfd, p)
 		f.CountSyscalls(1)
 		switch {
 		case err == nil:
