@@ -24,10 +24,35 @@
 // holds every thread state to a bound). Without it, every completion for
 // a running thread cost an interrupt: 0.8 per request at 16 conns against
 // std's 0.1 (BENCHMARKS.md). A kernel that refuses the flags (before 5.19)
-// gets the ring without them, logged. SINGLE_ISSUER and DEFER_TASKRUN are
-// not used: they need every submission from one thread, and Go moves
-// goroutines between threads, so each submission would become a hand-off
-// to a locked thread.
+// gets the ring without them, logged.
+//
+// Measured and not used (BENCHMARKS.md, experiments 10 and 18-20; the
+// tests in decisions_linux_test.go):
+//   - SINGLE_ISSUER with DEFER_TASKRUN needs every submission and reap on
+//     one thread. Go moves goroutines between threads, so the loop would
+//     be a goroutine locked to a ring-owner thread, and a switch to it and
+//     back costs 17 us on this machine against 0.65 us between ordinary
+//     goroutines (BenchmarkLockedThreadHandOff), at 0.3 loop rounds per
+//     request at 16 conns; COOP_TASKRUN already took the interrupts away.
+//   - A registered ring fd (IORING_REGISTER_RING_FDS) belongs to the
+//     thread that registered it (TestRegisteredRingIsPerThread), while any
+//     thread may enter our ring; it would save one fdget per enter, at
+//     0.01-0.05 enters per request.
+//   - Registered files (IOSQE_FIXED_FILE) saved 50 ns of a 1.1 us send,
+//     not significant (p=0.078, BenchmarkSendFile), and would cost a
+//     file-table update per conn.
+//   - SQPOLL burns one of the two cores.
+//
+// # Accept
+//
+// Accept takes what the listen backlog holds with accept4(2), as std
+// does, and waits through the ring only when it is empty. Through the
+// ring, every Accept cost a round of the loop, and under load a round is
+// a turn of every goroutine it woke: at 4096 conns the backlog drained at
+// 9 conns a second. A multishot accept would take the backlog without
+// system calls but for the peer's address (getpeername, one per conn, as
+// accept4), and would move the backlog into user space, where it
+// outlives a Close or a hand-off of the listener: not worth it.
 //
 // # Op lifecycle
 //
