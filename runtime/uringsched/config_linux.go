@@ -41,6 +41,11 @@ type config struct {
 	// coopTaskrun sets the ring up with IORING_SETUP_COOP_TASKRUN and
 	// TASKRUN_FLAG (UNET_URING_TASKRUN=coop, the default, or ipi).
 	coopTaskrun bool
+	// roundByNetpoll makes the loop wait, after a round that woke
+	// goroutines, until Go's scheduler polls the network, which it does
+	// when it has run everything runnable (UNET_URING_ROUND=netpoll; the
+	// default, yield, yields once).
+	roundByNetpoll bool
 	// shards is the number of rings, each with its own loop, that
 	// descriptors are spread over (UNET_URING_SHARDS).
 	shards int
@@ -111,6 +116,13 @@ func configFromEnv() (config, error) {
 		c.coopTaskrun = false
 	default:
 		return c, fmt.Errorf("UNET_URING_TASKRUN=%q: want coop or ipi", v)
+	}
+	switch v, ok := os.LookupEnv("UNET_URING_ROUND"); {
+	case !ok || v == "yield":
+	case v == "netpoll":
+		c.roundByNetpoll = true
+	default:
+		return c, fmt.Errorf("UNET_URING_ROUND=%q: want yield or netpoll", v)
 	}
 	c.bufInitial = min(c.bufInitial, c.bufCount)
 	return c, nil

@@ -158,6 +158,7 @@ func TestConfigFromEnvRejectsInvalid(t *testing.T) {
 		{"UNET_URING_BUFS_INITIAL", ""},
 		{"UNET_URING_SHARDS", "100"},
 		{"UNET_URING_RECV", "multi"},
+		{"UNET_URING_ROUND", "poll"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			t.Setenv(tc.name, tc.value)

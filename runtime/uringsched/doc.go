@@ -95,7 +95,9 @@
 // provided buffers), _READAHEAD (bytes a receive may take ahead of its
 // Read; 0 leaves receives unlimited), _RECV=single, _SEND=direct (a
 // send(2) first, the ring only to wait), _TASKRUN=ipi (completions by
-// interrupt, without COOP_TASKRUN), _SHARDS (rings with a loop each).
+// interrupt, without COOP_TASKRUN), _SHARDS (rings with a loop each),
+// _ROUND=netpoll (between rounds the loop waits until Go's scheduler polls
+// the network, as std hands out ready goroutines, instead of yielding once).
 //
 // # Batching and the loop
 //
@@ -112,6 +114,19 @@
 // batch itself; without that yield a profile showed one enter per Write.
 // An enter that does not wait is a raw system call, so that a long batch
 // does not make sysmon hand the P to another thread.
+//
+// The yield is not std's fairness. std's netpoller hands out ready
+// goroutines only when the P has run everything runnable (or every 10 ms),
+// so every ready conn gets a turn per round; the loop wakes goroutines
+// again after one yield, and those it wakes go to the P's local run queue
+// ahead of any that overflowed to the global one. With one-shot receives
+// (three parks per request) that starved conns: at 1024 conns a woken
+// goroutine waited 150-350 ms to run, p50 3-4 ms but p99 0.5-0.75 s (std
+// 36 ms). UNET_URING_ROUND=netpoll makes the loop wait for the
+// scheduler's network poll (at most 2 ms) and brings that p99 to 39 ms;
+// with multishot receives, the default, it measured 0.72x std at 4096
+// conns against 0.76x and 0.65x pipelined against 0.82x, so the default
+// stays the yield (BENCHMARKS.md, experiment 22).
 //
 // # Parking
 //

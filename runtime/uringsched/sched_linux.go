@@ -61,12 +61,14 @@ type Scheduler struct {
 	// it is false submits it itself.
 	loopActive atomic.Bool
 
-	ringFile   *os.File        // a duplicate of the ring fd, registered with Go's netpoller
-	ringConn   syscall.RawConn // waits on ringFile
-	dispatchFn func(*cqe)      // s.dispatch, bound once so reaping allocates nothing
-	expiryFn   func()          // counts deadline expiries, shared by every Waiter
-	stopped    atomic.Bool
-	loopDone   chan struct{}
+	ringFile    *os.File           // a duplicate of the ring fd, registered with Go's netpoller
+	ringConn    syscall.RawConn    // waits on ringFile
+	dispatchFn  func(*cqe)         // s.dispatch, bound once so reaping allocates nothing
+	roundFn     func(uintptr) bool // s.roundReady, bound once
+	roundWaited bool               // the loop's alone; see roundReady
+	expiryFn    func()             // counts deadline expiries, shared by every Waiter
+	stopped     atomic.Bool
+	loopDone    chan struct{}
 }
 
 // defaultScheduler is the process's scheduler once one start succeeded.
@@ -149,6 +151,7 @@ func start(cfg config, counters *unetrt.Counters) (*Scheduler, error) {
 		return nil, err
 	}
 	s.dispatchFn = s.dispatch
+	s.roundFn = s.roundReady
 	s.expiryFn = func() { s.counters.DeadlineExpiries.Add(1) }
 	s.loopActive.Store(true)
 	go s.loop()
@@ -217,6 +220,12 @@ func (s *Scheduler) loop() {
 			if s.bufs != nil {
 				s.pool.watch(time.Now())
 			}
+			if s.cfg.roundByNetpoll {
+				if !s.waitRound() {
+					return
+				}
+				continue
+			}
 			goruntime.Gosched()
 			continue
 		}
@@ -227,6 +236,36 @@ func (s *Scheduler) loop() {
 			return // the ring file was closed: the scheduler stopped
 		}
 	}
+}
+
+// roundBackstop bounds how long waitRound waits for the scheduler to poll
+// the network: completions that are already in the CQ post no new edge.
+const roundBackstop = 2 * time.Millisecond
+
+// waitRound waits until Go's scheduler has run what is runnable and polls
+// the network, or a new completion arrives while it polls, as std's
+// netpoller hands out ready goroutines only then; at most roundBackstop.
+// Meanwhile a goroutine that queues a request submits it itself. It
+// reports false once the ring file is closed.
+func (s *Scheduler) waitRound() bool {
+	s.loopActive.Store(false)
+	s.ringFile.SetReadDeadline(time.Now().Add(roundBackstop))
+	s.roundWaited = false
+	err := s.ringConn.Read(s.roundFn)
+	s.ringFile.SetReadDeadline(time.Time{})
+	s.loopActive.Store(true)
+	return err == nil || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// roundReady is waitRound's test of the ring: never ready before the
+// first wait, then ready when hasWork says so. It is bound once as
+// roundFn, so that a round allocates nothing.
+func (s *Scheduler) roundReady(uintptr) bool {
+	if !s.roundWaited {
+		s.roundWaited = true
+		return false
+	}
+	return s.hasWork()
 }
 
 // hasWork reports whether the loop must run: completions wait, requests
@@ -257,6 +296,10 @@ func (s *Scheduler) kick() {
 	}
 	goruntime.Gosched()
 	if !s.loopActive.Load() {
+		if s.cfg.roundByNetpoll {
+			s.submitQueued() // completions are the loop's to hand out
+			return
+		}
 		s.flush()
 	}
 }

@@ -92,6 +92,13 @@ var configs = map[string]func() config{
 		c.directSend = true
 		return c
 	},
+	"netpollrounds": func() config {
+		// The loop waits for the scheduler's network poll between
+		// rounds, and one-shot receives, which it was measured with.
+		c := defaultConfig
+		c.roundByNetpoll, c.multishotRecv = true, false
+		return c
+	},
 	"tinyring": func() config {
 		// A ring far smaller than the load: the submission queue fills,
 		// the completion queue overflows, provided buffers run out.
