@@ -44,7 +44,8 @@ type config struct {
 	// roundByNetpoll makes the loop wait, after a round that woke
 	// goroutines, until Go's scheduler polls the network, which it does
 	// when it has run everything runnable (UNET_URING_ROUND=netpoll; the
-	// default, yield, yields once).
+	// default with multishot receives, yield, yields once; with one-shot
+	// receives the default is netpoll).
 	roundByNetpoll bool
 	// shards is the number of rings, each with its own loop, that
 	// descriptors are spread over (UNET_URING_SHARDS).
@@ -117,8 +118,13 @@ func configFromEnv() (config, error) {
 	default:
 		return c, fmt.Errorf("UNET_URING_TASKRUN=%q: want coop or ipi", v)
 	}
+	// One-shot receives park three times per request, and with the
+	// yield their conns starve (experiment 22): they wait for the
+	// network poll unless told otherwise.
 	switch v, ok := os.LookupEnv("UNET_URING_ROUND"); {
-	case !ok || v == "yield":
+	case !ok:
+		c.roundByNetpoll = !c.multishotRecv
+	case v == "yield":
 	case v == "netpoll":
 		c.roundByNetpoll = true
 	default:

@@ -176,3 +176,35 @@ func TestConfigFromEnvRejectsInvalid(t *testing.T) {
 		require.False(t, c.multishotRecv)
 	})
 }
+
+// TestOneShotReceivesWaitForNetpoll: UNET_URING_RECV=single brings the
+// loop's network-poll rounds with it, which its conns need not to starve
+// (experiment 22), unless UNET_URING_ROUND says otherwise.
+func TestOneShotReceivesWaitForNetpoll(t *testing.T) {
+	for _, tc := range []struct {
+		recv, round string
+		want        bool
+	}{
+		{"", "", false},
+		{"single", "", true},
+		{"single", "yield", false},
+		{"multishot", "netpoll", true},
+	} {
+		t.Run(tc.recv+"/"+tc.round, func(t *testing.T) {
+			setOrUnset(t, "UNET_URING_RECV", tc.recv)
+			setOrUnset(t, "UNET_URING_ROUND", tc.round)
+			c, err := configFromEnv()
+			require.NoError(t, err)
+			require.Equal(t, tc.want, c.roundByNetpoll)
+		})
+	}
+}
+
+// setOrUnset sets the variable for the test, or unsets it if value is
+// empty; either way it is restored when the test ends.
+func setOrUnset(t *testing.T, name, value string) {
+	t.Setenv(name, value)
+	if value == "" {
+		require.NoError(t, os.Unsetenv(name))
+	}
+}

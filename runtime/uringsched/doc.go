@@ -122,8 +122,9 @@
 // ahead of any that overflowed to the global one. With one-shot receives
 // (three parks per request) that starved conns: at 1024 conns a woken
 // goroutine waited 150-350 ms to run, p50 3-4 ms but p99 0.5-0.75 s (std
-// 36 ms). UNET_URING_ROUND=netpoll makes the loop wait for the
-// scheduler's network poll (at most 2 ms) and brings that p99 to 39 ms;
+// 36 ms). UNET_URING_ROUND=netpoll, the default with one-shot receives,
+// makes the loop wait for the scheduler's network poll (at most 2 ms) and
+// brings that p99 to 39 ms;
 // with multishot receives, the default, it measured 0.72x std at 4096
 // conns against 0.76x and 0.65x pipelined against 0.82x, so the default
 // stays the yield (BENCHMARKS.md, experiment 22).
