@@ -16,22 +16,10 @@ func (f *fd) Accept() (int, unix.Sockaddr, error) {
 			return -1, nil, err
 		}
 		if f.readReady.Swap(false) {
-			ns, sa, err := unix.Accept4(f.Sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-			f.CountSyscalls(1)
-			switch err {
-			case nil:
+			ns, sa, err := f.AcceptQueued()
+			if err != unix.EAGAIN {
 				f.readReady.Store(true) // more may be queued
-				f.Counters().Accepts.Add(1)
-				return ns, sa, nil
-			case unix.EINTR, unix.ECONNABORTED:
-				// ECONNABORTED: a queued connection was reset before we
-				// took it; take the next one.
-				f.readReady.Store(true)
-				continue
-			case unix.EAGAIN:
-			default:
-				f.readReady.Store(true)
-				return -1, nil, err
+				return ns, sa, err
 			}
 		}
 		if err := f.Park(&f.RD); err != nil {

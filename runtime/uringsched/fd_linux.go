@@ -204,17 +204,8 @@ func (f *fd) Accept() (int, unix.Sockaddr, error) {
 		// round is a turn of every goroutine it woke: at 4096 conns the
 		// backlog drained at 9 conns a second and new conns waited for
 		// seconds (issue 13, TestAcceptDrainsBacklogUnderLoad).
-		ns, sa, err := unix.Accept4(f.Sysfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		f.CountSyscalls(1)
-		switch err {
-		case nil:
-			f.Counters().Accepts.Add(1)
-			return ns, sa, nil
-		case unix.EINTR, unix.ECONNABORTED:
-			continue // the peer gave up before we accepted: take the next
-		case unix.EAGAIN:
-		default:
-			return -1, nil, err
+		if ns, sa, err := f.AcceptQueued(); err != unix.EAGAIN {
+			return ns, sa, err
 		}
 		// The kernel writes only the address's length; clearing the rest
 		// keeps an earlier peer's path out of an unnamed peer's address.
