@@ -51,6 +51,13 @@ type FDOps interface {
 	// socket that no Read has returned yet; and with a socket error
 	// (a reset) that it took from the kernel, which reports it once.
 	HandOff() error
+	// TakeError reports, once, a socket error (a reset) that the
+	// backend's own receive took from the kernel and no call has
+	// reported yet, and leaves the stream's end for reads after it. The
+	// kernel gives such an error to the first call that asks, read or
+	// write; a write that asks before any Read must have it, as it
+	// would on a net conn.
+	TakeError() error
 	// Release lets go of everything the backend holds for the
 	// descriptor once no operation uses it; the core then closes it.
 	Release()
@@ -166,6 +173,11 @@ func (c *FDCore) RawWrite(fn func(sysfd int) bool) error {
 		return err
 	}
 	defer c.Lock.WriteUnlock()
+	// A reset the backend took would have failed fn's write on a net
+	// conn; fn cannot be given it, so the call reports it.
+	if err := c.ops.TakeError(); err != nil {
+		return err
+	}
 	return c.raw(ModeWrite, fn)
 }
 
@@ -223,9 +235,22 @@ func (c *FDCore) WriteZero() error {
 	}
 	c.CountSyscalls(1)
 	if _, err := unix.Write(c.Sysfd, nil); err != nil && err != unix.EAGAIN {
-		return err
+		return c.WriteError(err)
 	}
 	return nil
+}
+
+// WriteError is what a write that failed with err reports. After a reset
+// the kernel fails writes with EPIPE once the reset itself was reported;
+// if the backend's receive took it and no call reported it yet, this
+// write is the first to ask and reports the reset, as on a net conn.
+func (c *FDCore) WriteError(err error) error {
+	if err == unix.EPIPE {
+		if taken := c.ops.TakeError(); taken != nil {
+			return taken
+		}
+	}
+	return err
 }
 
 // Connect implements FD, as net's fd_unix.go connects: start the

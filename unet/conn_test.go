@@ -550,6 +550,70 @@ func TestConnReset(t *testing.T) {
 	})
 }
 
+// TestConnResetTakenByWrite: the kernel reports a reset once, to the
+// first call that asks. With no Read waiting, that is the next write,
+// whichever kind; reads then see the stream's end. uring's read-ahead,
+// left armed by a Read that timed out, takes the reset from the kernel
+// first; the conn must still hand it to that write, as std's does.
+func TestConnResetTakenByWrite(t *testing.T) {
+	writes := []struct {
+		name  string
+		write func(c net.Conn) error
+	}{
+		{"Write", func(c net.Conn) error { _, err := c.Write([]byte("x")); return err }},
+		{"WriteZero", func(c net.Conn) error { _, err := c.Write(nil); return err }},
+		{"RawWrite", func(c net.Conn) error {
+			rc, err := c.(syscall.Conn).SyscallConn()
+			if err != nil {
+				return err
+			}
+			var werr error
+			if err := rc.Write(func(fd uintptr) bool {
+				_, werr = unix.Write(int(fd), []byte("x"))
+				return true
+			}); err != nil {
+				return err
+			}
+			return werr
+		}},
+	}
+	forEachBackend(t, func(t *testing.T, b string) {
+		for _, w := range writes {
+			t.Run(w.name, func(t *testing.T) {
+				c, s := pair(t, b)
+				require.NoError(t, c.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+				_, err := c.Read(make([]byte, 10))
+				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+				require.NoError(t, asTCP(t, s).SetLinger(0))
+				require.NoError(t, s.Close())
+				waitHangUp(t, c)
+				// Time for uring's receive to take the reset, if it will.
+				time.Sleep(50 * time.Millisecond)
+				require.ErrorIs(t, w.write(c), syscall.ECONNRESET)
+				require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+				_, err = c.Read(make([]byte, 10))
+				require.ErrorIs(t, err, io.EOF)
+			})
+		}
+	})
+}
+
+// waitHangUp waits until c's socket reports a hang-up, without reading.
+func waitHangUp(t testing.TB, c net.Conn) {
+	t.Helper()
+	rc, err := c.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var hup bool
+		require.NoError(t, rc.Control(func(fd uintptr) {
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			n, err := unix.Poll(pfd, 0)
+			hup = err == nil && n == 1 && pfd[0].Revents&unix.POLLHUP != 0
+		}))
+		return hup
+	}, 5*time.Second, time.Millisecond)
+}
+
 func TestConnCloseWrite(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b string) {
 		c, s := pair(t, b)

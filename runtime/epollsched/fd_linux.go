@@ -68,6 +68,10 @@ func (f *fd) AssumeReady(mode runtime.Mode) { f.ready(mode).Store(true) }
 // socket on its own.
 func (f *fd) HandOff() error { return nil }
 
+// TakeError implements runtime.FDOps: epoll takes no error from the
+// kernel, which reports it to whichever call asks first.
+func (f *fd) TakeError() error { return nil }
+
 // Release implements runtime.FDOps.
 func (f *fd) Release() {
 	// close(2) would drop the registration only if no other descriptor (a

@@ -162,7 +162,7 @@ func (f *fd) write(p []byte) (int, error) {
 				return n, err
 			}
 		case res < 0:
-			return n, unix.Errno(-res)
+			return n, f.WriteError(unix.Errno(-res))
 		case res == 0:
 			return n, io.ErrUnexpectedEOF
 		}

@@ -51,7 +51,8 @@ import (
 //
 // The receive completes with ECANCELED when cancelled, which only moves
 // the state, and with 0 (EOF) or an error that is queued after the data
-// as rerr, reported once. HandOff waits on qstop for recvOneShot.
+// as rerr, reported once: to a Read, or to a write that asks first
+// (TakeError), which leaves EOF. HandOff waits on qstop for recvOneShot.
 type recvQueue struct {
 	// qmu guards the queue. It is the innermost lock: it is taken under
 	// cqMu by the dispatcher, so nothing holding it may take sqMu or
@@ -441,6 +442,32 @@ func (f *fd) HandOff() error {
 	// stays: the kernel reports it again to every read.
 	if err := f.rerr; err != nil && err != io.EOF {
 		f.rerr = nil
+		return err
+	}
+	return nil
+}
+
+// TakeError implements runtime.FDOps. The multishot receive may take a
+// reset from the kernel while no Read waits (read-ahead left armed by a
+// Read that timed out); a write that comes first must report it, and
+// Reads then end with EOF after the queued data, as the kernel's would.
+// A completion the kernel posted but the loop has not dispatched yet is
+// dispatched first, so that the order of the calls decides who reports
+// the reset, not the loop's timing.
+func (f *fd) TakeError() error {
+	if f.s.bufs == nil {
+		return nil // receives go straight into the caller's slice
+	}
+	f.qmu.Lock()
+	armed := f.state.inKernel()
+	f.qmu.Unlock()
+	if armed {
+		f.s.reapNow()
+	}
+	f.qmu.Lock()
+	defer f.qmu.Unlock()
+	if err := f.rerr; err != nil && err != io.EOF {
+		f.rerr = io.EOF
 		return err
 	}
 	return nil
