@@ -397,10 +397,7 @@ func (f *fd) checkAndArm(limit int) {
 	f.inflight.Add(1)
 	f.s.submitNow(func(e *sqe) { f.prepRecv(e, limit, f.recvMulti.userData()) })
 
-	pfd := []unix.PollFd{{Fd: int32(f.Sysfd), Events: unix.POLLIN}}
-	_, err := unix.Poll(pfd, 0)
-	f.CountSyscalls(1)
-	if err != nil || pfd[0].Revents&(unix.POLLERR|unix.POLLHUP) == 0 {
+	if !f.socketFailed() {
 		return
 	}
 	f.qmu.Lock()
@@ -409,6 +406,15 @@ func (f *fd) checkAndArm(limit int) {
 	if cancel {
 		f.s.cancel(&f.recvMulti)
 	}
+}
+
+// socketFailed reports whether poll(2) shows an error or a hang-up on the
+// socket: the stream is over, and read-ahead has nothing left to gain.
+func (f *fd) socketFailed() bool {
+	pfd := []unix.PollFd{{Fd: int32(f.Sysfd), Events: unix.POLLIN}}
+	_, err := unix.Poll(pfd, 0)
+	f.CountSyscalls(1)
+	return err == nil && pfd[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
 }
 
 // HandOff implements runtime.FDOps: raw code or a duplicate is about to
@@ -451,9 +457,10 @@ func (f *fd) HandOff() error {
 // reset from the kernel while no Read waits (read-ahead left armed by a
 // Read that timed out); a write that comes first must report it, and
 // Reads then end with EOF after the queued data, as the kernel's would.
-// A completion the kernel posted but the loop has not dispatched yet is
-// dispatched first, so that the order of the calls decides who reports
-// the reset, not the loop's timing.
+// On a failed socket the receive is first stopped, as checkAndArm stops
+// it, and waited for: its task work may be taking the reset right now,
+// and only once it is out of the kernel can nothing but the caller's own
+// call take the error.
 func (f *fd) TakeError() error {
 	if f.s.bufs == nil {
 		return nil // receives go straight into the caller's slice
@@ -461,11 +468,19 @@ func (f *fd) TakeError() error {
 	f.qmu.Lock()
 	armed := f.state.inKernel()
 	f.qmu.Unlock()
-	if armed {
-		f.s.reapNow()
-	}
+	failed := armed && f.socketFailed()
 	f.qmu.Lock()
 	defer f.qmu.Unlock()
+	if failed {
+		if f.stopRecv(recvOneShot) {
+			f.qmu.Unlock()
+			f.s.cancel(&f.recvMulti)
+			f.qmu.Lock()
+		}
+		for f.state.inKernel() {
+			f.qstop.Wait()
+		}
+	}
 	if err := f.rerr; err != nil && err != io.EOF {
 		f.rerr = io.EOF
 		return err

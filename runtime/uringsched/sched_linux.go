@@ -398,18 +398,7 @@ func (s *Scheduler) reap() int {
 	if !s.cqMu.TryLock() {
 		return 0
 	}
-	return s.countReap(s.reapLocked())
-}
-
-// reapNow dispatches every completion posted so far, waiting for a reap
-// in progress elsewhere rather than leaving the work to it.
-func (s *Scheduler) reapNow() {
-	s.cqMu.Lock()
-	s.countReap(s.reapLocked())
-}
-
-// countReap counts a reap that dispatched n completions.
-func (s *Scheduler) countReap(n int) int {
+	n := s.reapLocked()
 	if n > 0 {
 		s.counters.CQEs.Add(uint64(n))
 		s.counters.Reaps.Add(1)
