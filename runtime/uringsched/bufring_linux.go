@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,7 +63,7 @@ func newBufRing(r *ring, group uint16, entries uint16, bufSize uint32, initial u
 	var err error
 	// The kernel pins the ring's pages, which must start on a page
 	// boundary: mmap's always do.
-	if b.ringMem, err = mmapAnon(int(entries) * int(unsafe.Sizeof(ioUringBuf{}))); err != nil {
+	if b.ringMem, err = mmapAnon(int(entries) * sizeofBufRingEntry); err != nil {
 		return nil, err
 	}
 	if b.bufs, err = mmapAnon(int(entries) * int(bufSize)); err != nil {
@@ -72,14 +71,14 @@ func newBufRing(r *ring, group uint16, entries uint16, bufSize uint32, initial u
 		return nil, err
 	}
 	b.ents = sliceAt[ioUringBuf](b.ringMem, 0, uint32(entries))
-	b.tailWord = u32At(b.ringMem, uint32(unsafe.Offsetof(ioUringBuf{}.Bid)))
+	b.tailWord = u32At(b.ringMem, bufRingTailWord)
 
 	reg := ioUringBufReg{
-		RingAddr:    uint64(uintptr(unsafe.Pointer(&b.ringMem[0]))),
+		RingAddr:    addrOf(b.ringMem),
 		RingEntries: uint32(entries),
 		Bgid:        group,
 	}
-	if err := r.Register(registerPbufRing, unsafe.Pointer(&reg), 1); err != nil {
+	if err := register(r, registerPbufRing, &reg, 1); err != nil {
 		b.unmap()
 		return nil, err
 	}
@@ -139,7 +138,7 @@ func (b *bufRing) Recycle(bid uint16) {
 	// kernel does not read it until Publish. Its Resv is left alone: in
 	// entry 0 it is the tail itself.
 	e := &b.ents[b.tail&(b.entries-1)]
-	e.Addr = uint64(uintptr(unsafe.Pointer(&b.bufs[int(bid)*int(b.bufSize)])))
+	e.Addr = addrOf(b.bufs[int(bid)*int(b.bufSize):])
 	e.Len = b.bufSize
 	e.Bid = bid
 	b.tail++
@@ -172,7 +171,7 @@ func (b *bufRing) Close() error {
 	var err error
 	if !b.r.closed {
 		reg := ioUringBufReg{Bgid: b.group}
-		err = b.r.Register(unregisterPbufRing, unsafe.Pointer(&reg), 1)
+		err = register(b.r, unregisterPbufRing, &reg, 1)
 	}
 	return errors.Join(err, b.unmap())
 }

@@ -5,7 +5,6 @@ package uringsched
 import (
 	"runtime"
 	"testing"
-	"unsafe"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -49,7 +48,7 @@ func TestRegisteredRingIsPerThread(t *testing.T) {
 	// registration with it; the ring stays usable through its fd.
 	onThread(func() {
 		upd := rsrcUpdate{Offset: ^uint32(0), Data: uint64(r.Fd())} // -1: any free slot
-		registered, onRegister = ioUringRegister(r.Fd(), registerRingFds, unsafe.Pointer(&upd), 1)
+		registered, onRegister = ioUringRegister(r.Fd(), registerRingFds, &upd, 1)
 		if onRegister != 0 {
 			return
 		}
@@ -92,7 +91,7 @@ func BenchmarkSendFile(b *testing.B) {
 			target, flags := int32(fds[0]), uint8(0)
 			if fixed {
 				files := []int32{int32(fds[0])}
-				require.NoError(b, r.Register(registerFiles, unsafe.Pointer(&files[0]), 1))
+				require.NoError(b, register(r, registerFiles, &files[0], 1))
 				target, flags = 0, sqeFixedFile
 			}
 			msg, sink := make([]byte, 64), make([]byte, 64<<10)
@@ -101,7 +100,7 @@ func BenchmarkSendFile(b *testing.B) {
 			for sent := 0; sent < b.N; sent += batch {
 				for range batch {
 					e := r.GetSQE()
-					e.PrepSend(target, unsafe.Pointer(&msg[0]), uint32(len(msg)), 0, 1)
+					e.PrepSend(target, msg, 0, 1)
 					e.Flags |= flags
 				}
 				if _, err := r.Submit(batch, true); err != nil {

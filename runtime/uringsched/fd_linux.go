@@ -3,7 +3,6 @@ package uringsched
 import (
 	"io"
 	"sync/atomic"
-	"unsafe"
 
 	unetrt "github.com/unetio/unet/runtime"
 	"golang.org/x/sys/unix"
@@ -147,7 +146,7 @@ func (f *fd) write(p []byte) (int, error) {
 		} else {
 			f.send.buf = chunk
 			f.submit(&f.send, func(e *sqe, ud uint64) {
-				e.PrepSend(int32(f.Sysfd), unsafe.Pointer(&chunk[0]), uint32(len(chunk)), unix.MSG_NOSIGNAL, ud)
+				e.PrepSend(int32(f.Sysfd), chunk, unix.MSG_NOSIGNAL, ud)
 			})
 			res, err = f.await(&f.send, &f.WR)
 		}
@@ -210,9 +209,9 @@ func (f *fd) Accept() (int, unix.Sockaddr, error) {
 		// The kernel writes only the address's length; clearing the rest
 		// keeps an earlier peer's path out of an unnamed peer's address.
 		*o.sa = unix.RawSockaddrAny{}
-		o.salen = uint32(unsafe.Sizeof(*o.sa))
+		o.salen = unix.SizeofSockaddrAny
 		f.submit(o, func(e *sqe, ud uint64) {
-			e.PrepAccept(int32(f.Sysfd), unsafe.Pointer(o.sa), unsafe.Pointer(&o.salen), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, ud)
+			e.PrepAccept(int32(f.Sysfd), o.sa, &o.salen, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, ud)
 		})
 		res, err := f.await(o, &f.RD)
 		if res >= 0 {

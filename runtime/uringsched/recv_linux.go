@@ -3,7 +3,6 @@ package uringsched
 import (
 	"io"
 	"sync"
-	"unsafe"
 
 	unetrt "github.com/unetio/unet/runtime"
 	"golang.org/x/sys/unix"
@@ -182,7 +181,7 @@ func (f *fd) recvInto(p []byte) (int, error) {
 	o := f.newOp(&f.recv, kindRecv)
 	o.buf = p
 	f.submit(o, func(e *sqe, ud uint64) {
-		e.PrepRecv(int32(f.Sysfd), unsafe.Pointer(&p[0]), uint32(len(p)), 0, ud)
+		e.PrepRecv(int32(f.Sysfd), p, 0, ud)
 	})
 	res, err := f.await(o, &f.RD)
 	switch {

@@ -3,11 +3,11 @@
 package uringsched
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -110,7 +110,7 @@ func newRing(p ringParams) (*ring, error) {
 // mmap maps the rings and the SQE array and points r's fields into them.
 func (r *ring) mmap(p *ioUringParams) error {
 	sqSize := int(p.SQOff.Array) + int(p.SQEntries)*4
-	cqSize := int(p.CQOff.Cqes) + int(p.CQEntries)*int(unsafe.Sizeof(cqe{}))
+	cqSize := int(p.CQOff.Cqes) + int(p.CQEntries)*sizeofCQE
 	if p.Features&featSingleMmap != 0 {
 		// Both rings live in one region (struct io_rings): map it once,
 		// large enough for either.
@@ -127,7 +127,7 @@ func (r *ring) mmap(p *ioUringParams) error {
 		}
 		cq = r.cqRing
 	}
-	if r.sqeMem, err = mmapRing(r.fd, offSQEs, int(p.SQEntries)*int(unsafe.Sizeof(sqe{}))); err != nil {
+	if r.sqeMem, err = mmapRing(r.fd, offSQEs, int(p.SQEntries)*sizeofSQE); err != nil {
 		return err
 	}
 
@@ -166,26 +166,6 @@ func mmapRing(fd int, off int64, size int) ([]byte, error) {
 		return nil, os.NewSyscallError("mmap", err)
 	}
 	return b, nil
-}
-
-// u32At returns the 32-bit word at offset off of mem. Indexing mem checks
-// the kernel-given offset against the mapping; the kernel aligns every
-// ring field, so the word is aligned for atomic access. The pointer stays
-// valid until mem is unmapped: mmap'd memory never moves.
-func u32At(mem []byte, off uint32) *atomic.Uint32 {
-	_ = mem[off+3]
-	return (*atomic.Uint32)(unsafe.Pointer(&mem[off]))
-}
-
-// sliceAt returns the n values of type T at offset off of mem, after
-// checking that they lie within it. The kernel aligns the arrays it places
-// in the mapping for their element type, and mmap'd memory never moves.
-func sliceAt[T any](mem []byte, off, n uint32) []T {
-	size := uintptr(n) * unsafe.Sizeof(*new(T))
-	if n == 0 || uintptr(off)+size > uintptr(len(mem)) {
-		panic("uringsched: io_uring ring array outside its mapping")
-	}
-	return unsafe.Slice((*T)(unsafe.Pointer(&mem[off])), n)
 }
 
 // Fd returns the ring's file descriptor.
@@ -329,10 +309,10 @@ func (r *ring) Overflowed() bool {
 	return moved || r.sqFlags.Load()&sqCQOverflow != 0
 }
 
-// Register calls io_uring_register with opcode, arg and nrArgs, retrying
-// on EINTR. arg must point to memory that the kernel may read and write
-// during the call.
-func (r *ring) Register(opcode uint32, arg unsafe.Pointer, nrArgs uint32) error {
+// register calls io_uring_register with opcode and arg, the first of
+// nrArgs values of the opcode's argument type, retrying on EINTR. The
+// kernel may read and write arg during the call.
+func register[T any](r *ring, opcode uint32, arg *T, nrArgs uint32) error {
 	for {
 		_, errno := ioUringRegister(r.fd, opcode, arg, nrArgs)
 		switch errno {
@@ -349,7 +329,7 @@ func (r *ring) Register(opcode uint32, arg unsafe.Pointer, nrArgs uint32) error 
 // result is indexed by opcode.
 func probeOps(r *ring) (supported [64]bool, err error) {
 	var p ioUringProbe // the kernel requires it zeroed
-	if err := r.Register(registerProbe, unsafe.Pointer(&p), uint32(len(p.Ops))); err != nil {
+	if err := register(r, registerProbe, &p, uint32(len(p.Ops))); err != nil {
 		return supported, err
 	}
 	for _, op := range p.Ops[:min(int(p.OpsLen), len(p.Ops))] {
@@ -372,10 +352,10 @@ func (s *sqe) prepRW(op uint8, fd int32, addr uint64, n uint32, off uint64, user
 	*s = sqe{Opcode: op, Fd: fd, Addr: addr, Len: n, Off: off, UserData: userData}
 }
 
-// PrepRecv prepares a recv(2) of up to n bytes into buf, which must stay
-// valid until the completion.
-func (s *sqe) PrepRecv(fd int32, buf unsafe.Pointer, n uint32, msgFlags uint32, userData uint64) {
-	s.prepRW(opRecv, fd, uint64(uintptr(buf)), n, 0, userData)
+// PrepRecv prepares a recv(2) of up to len(buf) bytes into buf, which
+// must stay valid until the completion.
+func (s *sqe) PrepRecv(fd int32, buf []byte, msgFlags uint32, userData uint64) {
+	s.prepRW(opRecv, fd, addrOf(buf), uint32(len(buf)), 0, userData)
 	s.OpFlags = msgFlags
 }
 
@@ -394,18 +374,18 @@ func (s *sqe) PrepRecvMultishot(fd int32, bufGroup uint16, length, limit uint32,
 	s.SpliceFdIn = int32(limit) // optlen
 }
 
-// PrepSend prepares a send(2) of n bytes from buf, which must stay valid
-// until the completion.
-func (s *sqe) PrepSend(fd int32, buf unsafe.Pointer, n uint32, msgFlags uint32, userData uint64) {
-	s.prepRW(opSend, fd, uint64(uintptr(buf)), n, 0, userData)
+// PrepSend prepares a send(2) of buf, which must stay valid until the
+// completion.
+func (s *sqe) PrepSend(fd int32, buf []byte, msgFlags uint32, userData uint64) {
+	s.prepRW(opSend, fd, addrOf(buf), uint32(len(buf)), 0, userData)
 	s.OpFlags = msgFlags
 }
 
-// PrepAccept prepares an accept4(2). addr and addrLen (a *uint32 holding
-// the size of addr) may be nil; if not, they must stay valid until the
-// completion, as the kernel writes the peer's address then.
-func (s *sqe) PrepAccept(fd int32, addr unsafe.Pointer, addrLen unsafe.Pointer, acceptFlags uint32, userData uint64) {
-	s.prepRW(opAccept, fd, uint64(uintptr(addr)), 0, uint64(uintptr(addrLen)), userData)
+// PrepAccept prepares an accept4(2). addr and addrLen (holding the size
+// of addr) may be nil; if not, they must stay valid until the completion,
+// as the kernel writes the peer's address then.
+func (s *sqe) PrepAccept(fd int32, addr *unix.RawSockaddrAny, addrLen *uint32, acceptFlags uint32, userData uint64) {
+	s.prepRW(opAccept, fd, ptrAddr(addr), 0, ptrAddr(addrLen), userData)
 	s.OpFlags = acceptFlags
 }
 
@@ -420,8 +400,8 @@ func (s *sqe) PrepAcceptMultishot(fd int32, acceptFlags uint32, userData uint64)
 // PrepConnect prepares a connect(2) to the addrLen bytes at addr, which
 // the kernel copies when the SQE is submitted: addr must stay valid until
 // Submit returns.
-func (s *sqe) PrepConnect(fd int32, addr unsafe.Pointer, addrLen uint32, userData uint64) {
-	s.prepRW(opConnect, fd, uint64(uintptr(addr)), 0, uint64(addrLen), userData)
+func (s *sqe) PrepConnect(fd int32, addr *unix.RawSockaddrAny, addrLen uint32, userData uint64) {
+	s.prepRW(opConnect, fd, ptrAddr(addr), 0, uint64(addrLen), userData)
 }
 
 // PrepPollAdd prepares a one-shot poll for events (POLLIN, POLLOUT, ...).
@@ -472,7 +452,7 @@ func (s *sqe) PrepNop(userData uint64) {
 // SQE is submitted: ts must stay valid, and off the stack, until Submit
 // returns.
 func (s *sqe) PrepTimeout(ts *unix.Timespec, count uint32, flags uint32, userData uint64) {
-	s.prepRW(opTimeout, -1, uint64(uintptr(unsafe.Pointer(ts))), 1, uint64(count), userData)
+	s.prepRW(opTimeout, -1, ptrAddr(ts), 1, uint64(count), userData)
 	s.OpFlags = flags
 }
 
@@ -485,18 +465,14 @@ func (s *sqe) PrepSplice(fdIn int32, offIn int64, fdOut int32, offOut int64, n u
 	s.OpFlags = spliceFlags
 }
 
-// PrepSendZC prepares a zero-copy send of n bytes from buf. It usually
-// posts two CQEs: the result, with IORING_CQE_F_MORE, and later a
-// notification with IORING_CQE_F_NOTIF once the kernel no longer uses buf,
-// which must stay valid until then.
-func (s *sqe) PrepSendZC(fd int32, buf unsafe.Pointer, n uint32, msgFlags uint32, userData uint64) {
-	s.prepRW(opSendZC, fd, uint64(uintptr(buf)), n, 0, userData)
+// PrepSendZC prepares a zero-copy send of buf. It usually posts two CQEs:
+// the result, with IORING_CQE_F_MORE, and later a notification with
+// IORING_CQE_F_NOTIF once the kernel no longer uses buf, which must stay
+// valid until then.
+func (s *sqe) PrepSendZC(fd int32, buf []byte, msgFlags uint32, userData uint64) {
+	s.prepRW(opSendZC, fd, addrOf(buf), uint32(len(buf)), 0, userData)
 	s.OpFlags = msgFlags
 }
 
 // isBigEndian reports the byte order, which poll32_events depends on.
-var isBigEndian = func() bool {
-	x := uint16(1)
-	// Valid: a *byte to the first byte of a live 2-byte variable.
-	return *(*byte)(unsafe.Pointer(&x)) == 0
-}()
+var isBigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1

@@ -174,8 +174,8 @@ func TestSendRecv(t *testing.T) {
 	mem := pinned(t, 128)
 	out, in := mem[:4], mem[64:]
 	copy(out, "ping")
-	r.GetSQE().PrepRecv(a, unsafe.Pointer(&in[0]), uint32(len(in)), 0, 1)
-	r.GetSQE().PrepSend(b, unsafe.Pointer(&out[0]), uint32(len(out)), unix.MSG_NOSIGNAL, 2)
+	r.GetSQE().PrepRecv(a, in, 0, 1)
+	r.GetSQE().PrepSend(b, out, unix.MSG_NOSIGNAL, 2)
 	got := byUserData(t, reapN(t, r, 2))
 	require.EqualValues(t, 4, got[1].Res)
 	require.EqualValues(t, 4, got[2].Res)
@@ -281,7 +281,7 @@ func TestCancel(t *testing.T) {
 	r := newTestRing(t, ringParams{Entries: 4})
 	a, _ := socketpair(t)
 	buf := pinned(t, 64)
-	r.GetSQE().PrepRecv(a, unsafe.Pointer(&buf[0]), uint32(len(buf)), 0, 7)
+	r.GetSQE().PrepRecv(a, buf, 0, 7)
 	_, err := r.Submit(0, false)
 	require.NoError(t, err)
 	r.GetSQE().PrepCancel(7, 0, 8)
@@ -298,7 +298,7 @@ func TestCancelFd(t *testing.T) {
 	a, _ := socketpair(t)
 	buf := pinned(t, 64)
 	r.GetSQE().PrepPollAdd(a, unix.POLLIN, 1)
-	r.GetSQE().PrepRecv(a, unsafe.Pointer(&buf[0]), uint32(len(buf)), 0, 2)
+	r.GetSQE().PrepRecv(a, buf, 0, 2)
 	_, err := r.Submit(0, false)
 	require.NoError(t, err)
 	r.GetSQE().PrepCancelFd(a, asyncCancelAll, 3)
@@ -375,8 +375,8 @@ func TestTCP(t *testing.T) {
 	nport[0], nport[1] = byte(port>>8), byte(port)
 	buf := mem[256:]
 
-	r.GetSQE().PrepAccept(ln, unsafe.Pointer(peer), unsafe.Pointer(peerLen), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 1)
-	r.GetSQE().PrepConnect(cl, unsafe.Pointer(dst), unix.SizeofSockaddrInet4, 2)
+	r.GetSQE().PrepAccept(ln, peer, peerLen, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 1)
+	r.GetSQE().PrepConnect(cl, (*unix.RawSockaddrAny)(unsafe.Pointer(dst)), unix.SizeofSockaddrInet4, 2)
 	got := byUserData(t, reapN(t, r, 2))
 	require.GreaterOrEqual(t, got[1].Res, int32(0), "accept: %v", unix.Errno(-got[1].Res))
 	require.Zero(t, got[2].Res, "connect: %v", unix.Errno(-got[2].Res))
@@ -387,20 +387,20 @@ func TestTCP(t *testing.T) {
 	// A zero-copy send posts its result, then a notification once the
 	// kernel let go of the buffer.
 	copy(buf, "hello")
-	r.GetSQE().PrepSendZC(cl, unsafe.Pointer(&buf[0]), 5, 0, 3)
+	r.GetSQE().PrepSendZC(cl, buf[:5], 0, 3)
 	zc := reapN(t, r, 2)
 	require.EqualValues(t, cqe{UserData: 3, Res: 5, Flags: cqeFMore}, zc[0])
 	require.EqualValues(t, 3, zc[1].UserData)
 	require.NotZero(t, zc[1].Flags&cqeFNotif)
 
 	in := buf[64:]
-	r.GetSQE().PrepRecv(srv, unsafe.Pointer(&in[0]), 64, 0, 4)
+	r.GetSQE().PrepRecv(srv, in[:64], 0, 4)
 	require.EqualValues(t, 5, reapN(t, r, 1)[0].Res)
 	require.Equal(t, "hello", string(in[:5]))
 
 	r.GetSQE().PrepShutdown(cl, unix.SHUT_WR, 5)
 	require.Zero(t, reapN(t, r, 1)[0].Res)
-	r.GetSQE().PrepRecv(srv, unsafe.Pointer(&in[0]), 64, 0, 6)
+	r.GetSQE().PrepRecv(srv, in[:64], 0, 6)
 	require.Zero(t, reapN(t, r, 1)[0].Res, "EOF after the peer's shutdown")
 
 	r.GetSQE().PrepClose(srv, 7)

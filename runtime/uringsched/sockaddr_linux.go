@@ -1,43 +1,19 @@
 package uringsched
 
-import (
-	"unsafe"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// sockaddrFromRaw converts an address of salen bytes that the kernel wrote
-// through the ring, as x/sys/unix converts one inside its own system call
-// wrappers (anyToSockaddr), so that unet reports what package net would.
-func sockaddrFromRaw(rsa *unix.RawSockaddrAny, salen uint32) unix.Sockaddr {
-	switch rsa.Addr.Family {
-	case unix.AF_INET:
-		pp := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		sa := &unix.SockaddrInet4{Port: int(ntohs(pp.Port))}
-		sa.Addr = pp.Addr
-		return sa
-	case unix.AF_INET6:
-		pp := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		sa := &unix.SockaddrInet6{Port: int(ntohs(pp.Port)), ZoneId: pp.Scope_id}
-		sa.Addr = pp.Addr
-		return sa
-	case unix.AF_UNIX:
-		pp := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
-		pathLen := int(salen) - int(unsafe.Offsetof(pp.Path))
-		pathLen = max(0, min(pathLen, len(pp.Path)))
-		path := unsafe.Slice((*byte)(unsafe.Pointer(&pp.Path[0])), pathLen)
-		// An abstract name starts with NUL, shown as '@'; an unnamed
-		// peer has no path at all and is shown as "@" too.
-		if pathLen == 0 || path[0] == 0 {
-			name := []byte{'@'}
-			if pathLen > 1 {
-				name = append(name, cString(path[1:])...)
-			}
-			return &unix.SockaddrUnix{Name: string(name)}
+// unixSockaddr is the Unix socket address whose path (sun_path, as long
+// as the kernel said) is path. An abstract name starts with NUL, shown as
+// '@'; an unnamed peer has no path at all and is shown as "@" too.
+func unixSockaddr(path []byte) *unix.SockaddrUnix {
+	if len(path) == 0 || path[0] == 0 {
+		name := []byte{'@'}
+		if len(path) > 1 {
+			name = append(name, cString(path[1:])...)
 		}
-		return &unix.SockaddrUnix{Name: string(cString(path))}
+		return &unix.SockaddrUnix{Name: string(name)}
 	}
-	return nil
+	return &unix.SockaddrUnix{Name: string(cString(path))}
 }
 
 // cString is b up to its first NUL: the convention everyone, package net

@@ -3,8 +3,6 @@
 package uringsched
 
 import (
-	"unsafe"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -360,13 +358,6 @@ const (
 	offPbufShift = 16         // IORING_OFF_PBUF_SHIFT
 )
 
-// ioUringSetup calls io_uring_setup(2). The kernel reads and writes p
-// during the call only, so p may live anywhere.
-func ioUringSetup(entries uint32, p *ioUringParams) (int, unix.Errno) {
-	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(p)), 0)
-	return int(fd), errno
-}
-
 // ioUringEnter calls io_uring_enter(2) without an extended argument: no
 // signal mask, no timeout. One that waits for completions may block, so
 // it goes through Syscall6, which tells the Go scheduler.
@@ -383,13 +374,5 @@ func ioUringEnter(fd int, toSubmit, minComplete, flags uint32) (int, unix.Errno)
 		return int(n), errno
 	}
 	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), 0, 0)
-	return int(n), errno
-}
-
-// ioUringRegister calls io_uring_register(2). The conversion of arg to
-// uintptr happens in the call expression itself, which keeps arg's memory
-// alive and in place for the duration of the call.
-func ioUringRegister(fd int, opcode uint32, arg unsafe.Pointer, nrArgs uint32) (int, unix.Errno) {
-	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(fd), uintptr(opcode), uintptr(arg), uintptr(nrArgs), 0, 0)
 	return int(n), errno
 }
