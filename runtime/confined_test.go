@@ -13,9 +13,10 @@ import (
 )
 
 // TestUnsafeAndLinknameConfined: in every package of the module, at most
-// one file outside the tests imports unsafe and at most one uses
-// go:linkname, so that each package's escape hatches can be reviewed in
-// one place (runtime/park_linkname.go, runtime/uringsched/unsafe_linux.go).
+// one file outside the tests imports unsafe and at most one links to
+// the Go runtime's internals, so that each package's escape hatches can
+// be reviewed in one place (runtime/park_linkname.go and
+// runtime/uringsched/unsafe_linux.go).
 func TestUnsafeAndLinknameConfined(t *testing.T) {
 	root := filepath.Join("..")
 	unsafeIn := map[string][]string{}
