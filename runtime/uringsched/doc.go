@@ -9,8 +9,9 @@
 // than one ring on two cores (BENCHMARKS.md). The ring is set up with
 // SUBMIT_ALL, CLAMP and NO_SQARRAY, 1024 SQEs and 16384 CQEs, on raw
 // system calls of golang.org/x/sys/unix (ring_linux.go, sys_linux.go: the
-// kernel ABI, kept apart from the scheduling logic and tested on its own). The ring, its
-// SQEs and the provided buffers live in mmap'd memory the garbage collector
+// kernel ABI, kept apart from the scheduling logic and tested on its
+// own; unsafe_linux.go: every use of package unsafe). The ring, its SQEs
+// and the provided buffers live in mmap'd memory the garbage collector
 // never sees. IORING_FEAT_NODROP keeps completions through a CQ overflow;
 // the next io_uring_enter flushes them. SQPOLL is not used: it burns a core,
 // and on two cores that is half the machine.
