@@ -45,6 +45,9 @@ import (
 //	any idle state   --HandOff, failed--> recvOneShot
 //	recvArmed, recvCapping
 //	                 --HandOff, failed--> recvStopping
+//	recvArmed, recvCapping
+//	                 --TakeError on a failed socket-->
+//	                                      recvStopping
 //	recvOneShot                           for good: every Read receives
 //	                                      once into its own slice
 //
@@ -407,6 +410,21 @@ func (f *fd) checkAndArm(limit int) {
 	}
 }
 
+// stopForGood stops the multishot receive for good and waits until it is
+// out of the kernel, so that nothing but the caller's own calls take data
+// or an error from the socket from then on; qmu is held, and released
+// while it waits.
+func (f *fd) stopForGood() {
+	if f.stopRecv(recvOneShot) {
+		f.qmu.Unlock()
+		f.s.cancel(&f.recvMulti)
+		f.qmu.Lock()
+	}
+	for f.state != recvOneShot {
+		f.qstop.Wait()
+	}
+}
+
 // socketFailed reports whether poll(2) shows an error or a hang-up on the
 // socket: the stream is over, and read-ahead has nothing left to gain.
 func (f *fd) socketFailed() bool {
@@ -430,14 +448,7 @@ func (f *fd) HandOff() error {
 	}
 	f.qmu.Lock()
 	defer f.qmu.Unlock()
-	if f.stopRecv(recvOneShot) {
-		f.qmu.Unlock()
-		f.s.cancel(&f.recvMulti)
-		f.qmu.Lock()
-	}
-	for f.state != recvOneShot {
-		f.qstop.Wait()
-	}
+	f.stopForGood()
 	if f.qbytes > 0 {
 		return unetrt.ErrUnreadData
 	}
@@ -471,14 +482,7 @@ func (f *fd) TakeError() error {
 	f.qmu.Lock()
 	defer f.qmu.Unlock()
 	if failed {
-		if f.stopRecv(recvOneShot) {
-			f.qmu.Unlock()
-			f.s.cancel(&f.recvMulti)
-			f.qmu.Lock()
-		}
-		for f.state.inKernel() {
-			f.qstop.Wait()
-		}
+		f.stopForGood()
 	}
 	if err := f.rerr; err != nil && err != io.EOF {
 		f.rerr = io.EOF
