@@ -7,7 +7,8 @@
 // One ring per process (Default); UNET_URING_SHARDS=n spreads
 // descriptors over n rings with a loop each, which measured no better
 // than one ring on two cores (BENCHMARKS.md). The ring is set up with
-// SUBMIT_ALL, CLAMP and NO_SQARRAY, 1024 SQEs and 16384 CQEs, on raw
+// SUBMIT_ALL, CLAMP and NO_SQARRAY, 1024 SQEs and 65536 CQEs (the most
+// the kernel allows: at 16384 the CQ overflowed at 10000 conns), on raw
 // system calls of golang.org/x/sys/unix (ring_linux.go, sys_linux.go: the
 // kernel ABI, kept apart from the scheduling logic and tested on its
 // own; unsafe_linux.go: every use of package unsafe). The ring, its SQEs
